@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# Shared set-up for the README's commands and CI: sourced, not run.
+# Installs what is missing (Debian packages, a virtualenv, the collection itself)
+# and exports the environment every script needs. Safe to source repeatedly.
+set -euo pipefail
+
+S390X_KVM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything expensive lives outside the clone so later runs and CI reuse it.
+S390X_KVM_CACHE=${S390X_KVM_CACHE:-/var/cache/s390x-kvm}
+S390X_KVM_VENV=$S390X_KVM_CACHE/venv
+S390X_KVM_COLLECTIONS=$S390X_KVM_CACHE/collections
+export S390X_KVM_ROOT S390X_KVM_CACHE S390X_KVM_VENV S390X_KVM_COLLECTIONS
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "run this as root (it installs Debian packages and starts services)" >&2
+        exit 1
+    fi
+}
+
+# apt_ensure PKG... : install the Debian packages that are not installed yet.
+apt_ensure() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "apt-get install ${missing[*]}"
+    if [ ! -f "$S390X_KVM_CACHE/.apt-updated" ] || [ -n "$(find "$S390X_KVM_CACHE/.apt-updated" -mmin +720 2>/dev/null)" ]; then
+        apt-get update -q >/dev/null
+        mkdir -p "$S390X_KVM_CACHE" && touch "$S390X_KVM_CACHE/.apt-updated"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The controller Python: Debian 12's python3 is 3.11, which ansible-core 2.19 supports.
+controller_python() {
+    local py
+    for py in python3.11 /usr/bin/python3.11 python3 /usr/bin/python3; do
+        if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+            command -v "$py"; return 0
+        fi
+    done
+    echo "no Python 3.11 found (Debian 12's python3 is 3.11)" >&2
+    return 1
+}
+
+# venv_ensure REQUIREMENTS_FILE: a virtualenv with those requirements, rebuilt only when they change.
+venv_ensure() {
+    local req=$1 stamp want
+    want=$(sha256sum "$req" | cut -c1-16)
+    stamp=$S390X_KVM_VENV/.requirements-$want
+    if [ ! -f "$stamp" ]; then
+        mkdir -p "$S390X_KVM_CACHE"
+        if [ ! -x "$S390X_KVM_VENV/bin/python" ]; then
+            log "creating virtualenv $S390X_KVM_VENV"
+            "$(controller_python)" -m venv "$S390X_KVM_VENV"
+        fi
+        log "pip install -r ${req#"$S390X_KVM_ROOT"/}"
+        "$S390X_KVM_VENV/bin/pip" install -q --disable-pip-version-check -r "$req" 2> >(grep -v "is ignored: it is neither" >&2)
+        rm -f "$S390X_KVM_VENV"/.requirements-* && touch "$stamp"
+    fi
+    export VIRTUAL_ENV=$S390X_KVM_VENV
+    case ":$PATH:" in *":$S390X_KVM_VENV/bin:"*) ;; *) export PATH=$S390X_KVM_VENV/bin:$PATH ;; esac
+}
+
+# collection_ensure: make this checkout the installed s390x.kvm collection.
+collection_ensure() {
+    local dest=$S390X_KVM_COLLECTIONS/ansible_collections/s390x/kvm
+    mkdir -p "$(dirname "$dest")"
+    if [ "$(readlink "$dest" 2>/dev/null)" != "$S390X_KVM_ROOT" ]; then
+        rm -rf "$dest"
+        ln -s "$S390X_KVM_ROOT" "$dest"
+    fi
+    export ANSIBLE_COLLECTIONS_PATH=$S390X_KVM_COLLECTIONS
+    export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+    export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
+}
+
+# Packages every command needs: a controller Python with venv, and what libvirt-python builds with.
+BASE_APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev rsync ca-certificates)
+
+base_setup() {
+    need_root
+    apt_ensure "${BASE_APT_PACKAGES[@]}"
+    venv_ensure "$S390X_KVM_ROOT/requirements-dev.txt"
+    collection_ensure
+}
