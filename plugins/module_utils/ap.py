@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Discovery of AP (crypto) adapters, queues, masks and vfio_ap matrix devices.
+
+Formats (drivers/s390/crypto): bus attributes in ap_bus.c (``apmask`` and
+``aqmask`` print 256 bits as "0x%016lx%016lx%016lx%016lx", bit 0 = most
+significant = adapter/domain 0); cards ``/sys/devices/ap/card%02x`` and queues
+``card%02x/%02x.%04x`` (ap_card.c, ap_queue.c; zcrypt adds ``type`` and
+``online``); the vfio_ap matrix device ``/sys/devices/vfio_ap/matrix`` and its
+mdevs ``<uuid>/{matrix,guest_matrix,control_domains}`` (vfio_ap_ops.c:
+"%02lx.%04lx" per APQN, "%04lx" per control domain). Persistent mdevs are
+mdevctl JSON files ``/etc/mdevctl.d/matrix/<uuid>`` (mdevctl README).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import hostdev_owners
+
+MASK_BITS = 256
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_CARD_RE = re.compile(r"^card([0-9a-f]{2})$")
+_QUEUE_RE = re.compile(r"^([0-9a-f]{2})\.([0-9a-f]{4})$")
+# A card's hwtype must be at least 10 (CEX4) for vfio_ap (vfio-ap.rst).
+VFIO_AP_MIN_HWTYPE = 10
+
+
+def parse_mask(text):
+    """Set bit numbers of a 256-bit AP mask (bit 0 = MSB) -> sorted list of ids."""
+    text = (text or "").strip()
+    if not text.startswith("0x"):
+        return []
+    value = int(text, 16)
+    width = (len(text) - 2) * 4
+    return [i for i in range(width) if value & (1 << (width - 1 - i))]
+
+
+def format_mask(ids, bits=MASK_BITS):
+    value = 0
+    for i in ids:
+        value |= 1 << (bits - 1 - i)
+    return "0x%0*x" % (bits // 4, value)
+
+
+def parse_apqns(text):
+    """``matrix``/``guest_matrix`` lines -> list of {adapter, domain} (partial lines keep None)."""
+    result = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line or "." not in line:
+            continue
+        card, _sep, dom = line.partition(".")
+        result.append({"adapter": int(card, 16) if card else None, "domain": int(dom, 16) if dom else None})
+    return result
+
+
+def _int(text, base=10):
+    try:
+        return int(text, base)
+    except (TypeError, ValueError):
+        return None
+
+
+def _bool(text):
+    return {"1": True, "0": False}.get(text)
+
+
+class ApDiscovery(object):
+    def __init__(self, fs, adapters=None, domains=None):
+        self.fs = fs
+        self.adapters = set(adapters or [])
+        self.domains = set(domains or [])
+
+    def is_present(self):
+        return self.fs.isdir("/sys/bus/ap")
+
+    def bus(self):
+        fs = self.fs
+        base = "/sys/bus/ap/"
+        apmask = fs.read(base + "apmask", default="")
+        aqmask = fs.read(base + "aqmask", default="")
+        return {
+            "apmask": apmask or None,
+            "aqmask": aqmask or None,
+            "host_adapters": parse_mask(apmask),
+            "host_domains": parse_mask(aqmask),
+            "ap_domain": _int(fs.read(base + "ap_domain", default="")),
+            "max_adapter_id": _int(fs.read(base + "ap_max_adapter_id", default="")),
+            "max_domain_id": _int(fs.read(base + "ap_max_domain_id", default="")),
+            "features": fs.read(base + "features", default="").split(),
+            "bindings": fs.read(base + "bindings", default="") or None,
+        }
+
+    def cards_and_queues(self):
+        fs = self.fs
+        cards, queues = [], []
+        for name in fs.listdir("/sys/bus/ap/devices"):
+            match = _CARD_RE.match(name)
+            if match:
+                adapter = int(match.group(1), 16)
+                if self.adapters and adapter not in self.adapters:
+                    continue
+                base = "/sys/bus/ap/devices/%s/" % name
+                hwtype = _int(fs.read(base + "hwtype", default=""))
+                cards.append({
+                    "id": adapter,
+                    "name": name,
+                    "type": fs.read(base + "type", default="") or None,
+                    "hwtype": hwtype,
+                    "raw_hwtype": _int(fs.read(base + "raw_hwtype", default="")),
+                    "online": _bool(fs.read(base + "online", default="")),
+                    "config": _bool(fs.read(base + "config", default="")),
+                    "depth": _int(fs.read(base + "depth", default="")),
+                    "functions": fs.read(base + "ap_functions", default="") or None,
+                    "driver": fs.link_name(base + "driver"),
+                    "vfio_ap_capable": hwtype is not None and hwtype >= VFIO_AP_MIN_HWTYPE,
+                })
+                continue
+            match = _QUEUE_RE.match(name)
+            if match:
+                adapter, domain = int(match.group(1), 16), int(match.group(2), 16)
+                if (self.adapters and adapter not in self.adapters) or (self.domains and domain not in self.domains):
+                    continue
+                base = "/sys/bus/ap/devices/%s/" % name
+                driver = fs.link_name(base + "driver")
+                queue = {
+                    "apqn": name,
+                    "adapter": adapter,
+                    "domain": domain,
+                    "driver": driver,
+                    "online": _bool(fs.read(base + "online", default="")),
+                    "config": _bool(fs.read(base + "config", default="")),
+                }
+                if driver == "vfio_ap":
+                    queue["vfio_ap_status"] = fs.read(base + "status", default="") or None
+                queues.append(queue)
+        cards.sort(key=lambda c: c["id"])
+        queues.sort(key=lambda q: (q["adapter"], q["domain"]))
+        return cards, queues
+
+    def matrix_mdevs(self):
+        fs = self.fs
+        parent = "/sys/devices/vfio_ap/matrix"
+        owners = hostdev_owners(fs)
+        found = {}
+        for name in fs.listdir(parent):
+            if not _UUID_RE.match(name):
+                continue
+            base = "%s/%s/" % (parent, name)
+            found[name] = {
+                "uuid": name,
+                "active": True,
+                "mdev_type": fs.link_name(base + "mdev_type"),
+                "matrix": parse_apqns(fs.read(base + "matrix", default="")),
+                "guest_matrix": parse_apqns(fs.read(base + "guest_matrix", default="")),
+                "control_domains": [int(x, 16) for x in fs.read(base + "control_domains", default="").split()],
+            }
+        for name in fs.listdir("/etc/mdevctl.d/matrix"):
+            if not _UUID_RE.match(name):
+                continue
+            try:
+                config = json.loads(fs.read("/etc/mdevctl.d/matrix/" + name, default="{}"))
+            except ValueError:
+                config = {}
+            entry = found.setdefault(name, {
+                "uuid": name, "active": False, "mdev_type": config.get("mdev_type"),
+                "matrix": [], "guest_matrix": [], "control_domains": [],
+            })
+            entry["persistent"] = True
+            entry["autostart"] = config.get("start") == "auto"
+            entry["defined_attrs"] = config.get("attrs", [])
+        for uuid, entry in found.items():
+            entry.setdefault("persistent", False)
+            entry.setdefault("autostart", False)
+            entry["guests"] = owners.get("mdev:" + uuid, [])
+        return [found[k] for k in sorted(found)]

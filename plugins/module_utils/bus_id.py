@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""CCW bus IDs, device numbers and ranges.
+
+A CCW bus ID is ``<cssid>.<ssid>.<devno>`` printed by the kernel as
+``"0.%x.%04x"`` (drivers/s390/cio/device.c, ``dev_set_name`` in
+io_subchannel_initialize_dev; subchannels likewise in css.c
+css_sch_device_register). Linux uses channel subsystem 0; the subchannel set
+ID is 0-3 and the device number 0x0000-0xffff. Users also write bare device
+numbers (``1234``, ``0x1234``) which mean subchannel set 0, and ranges
+(``0.0.1234-0.0.12ff``) as ``cio_ignore`` and chzdev accept them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import bisect
+import re
+
+MAX_SSID = 3
+MAX_DEVNO = 0xFFFF
+
+_BUS_ID_RE = re.compile(r"^([0-9a-fA-F]{1,2})\.([0-9a-fA-F])\.([0-9a-fA-F]{1,})$")
+_DEVNO_RE = re.compile(r"^(?:0[xX])?([0-9a-fA-F]{1,})$")
+_PCI_ADDR_RE = re.compile(r"^([0-9a-fA-F]{4}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$")
+
+ALLOWED_FORMS = ("0.<ssid>.<devno> with ssid 0-3 and devno 0000-ffff (e.g. 0.0.1234), "
+                 "a device number (1234 or 0x1234, subchannel set 0), "
+                 "or a range of either (0.0.1234-0.0.12ff)")
+
+
+class BusIdError(ValueError):
+    """Invalid bus ID / range; ``str()`` names the bad value and what is allowed."""
+
+
+def key(cssid, ssid, devno):
+    """A sortable integer for a bus ID."""
+    return (cssid << 24) | (ssid << 16) | devno
+
+
+def format_key(k):
+    return "%x.%x.%04x" % (k >> 24, (k >> 16) & 0xFF, k & 0xFFFF)
+
+
+def parse(text, what="bus ID"):
+    """Parse one bus ID or device number into its integer key."""
+    value = str(text).strip()
+    match = _BUS_ID_RE.match(value)
+    if match:
+        cssid, ssid, devno = (int(g, 16) for g in match.groups())
+        if len(match.group(3)) > 4 or devno > MAX_DEVNO:
+            raise BusIdError("invalid %s %r: device number %s is out of range; allowed: %s"
+                             % (what, text, match.group(3), ALLOWED_FORMS))
+        if ssid > MAX_SSID:
+            raise BusIdError("invalid %s %r: subchannel set %x is out of range 0-3; allowed: %s"
+                             % (what, text, ssid, ALLOWED_FORMS))
+        return key(cssid, ssid, devno)
+    match = _DEVNO_RE.match(value)
+    if match:
+        devno = int(match.group(1), 16)
+        if devno > MAX_DEVNO:
+            raise BusIdError("invalid %s %r: device number out of range 0x0000-0xffff; allowed: %s"
+                             % (what, text, ALLOWED_FORMS))
+        return key(0, 0, devno)
+    raise BusIdError("invalid %s %r; allowed: %s" % (what, text, ALLOWED_FORMS))
+
+
+def normalize(text):
+    """Canonical kernel spelling of one bus ID: ``0.0.1234``."""
+    return format_key(parse(text))
+
+
+def parse_range(text):
+    """``(first_key, last_key)`` of a bus ID, device number or range."""
+    value = str(text).strip()
+    if "-" in value:
+        first_text, _sep, last_text = value.partition("-")
+        first, last = parse(first_text, "range start"), parse(last_text, "range end")
+        if first > last:
+            raise BusIdError("invalid range %r: %s comes after %s; write the lower bus ID first"
+                             % (text, format_key(first), format_key(last)))
+        if (first >> 16) != (last >> 16):
+            raise BusIdError("invalid range %r: both ends must be in the same subchannel set" % (text,))
+        return first, last
+    k = parse(value)
+    return k, k
+
+
+class BusIdSet(object):
+    """A set of bus IDs given as IDs and ranges; ``None``/empty means *all*."""
+
+    def __init__(self, specs=None):
+        ranges = sorted(parse_range(s) for s in (specs or []))
+        merged = []
+        for first, last in ranges:
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        self.ranges = [tuple(r) for r in merged]
+        self._starts = [r[0] for r in self.ranges]
+        self.everything = not specs
+
+    def __contains__(self, bus_id):
+        if self.everything:
+            return True
+        try:
+            k = parse(bus_id) if not isinstance(bus_id, int) else bus_id
+        except BusIdError:
+            return False
+        i = bisect.bisect_right(self._starts, k) - 1
+        return i >= 0 and self.ranges[i][0] <= k <= self.ranges[i][1]
+
+    def __len__(self):
+        return sum(last - first + 1 for first, last in self.ranges)
+
+    def as_strings(self):
+        return [format_key(f) if f == l else "%s-%s" % (format_key(f), format_key(l)) for f, l in self.ranges]
+
+
+def parse_cio_ignore(lines):
+    """Ranges from ``/proc/cio_ignore`` (blacklist.c prints ``0.%x.%04x`` or ``0.%x.%04x-0.%x.%04x``)."""
+    result = []
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        first, last = parse_range(line)
+        result.append({"start": format_key(first), "end": format_key(last), "count": last - first + 1})
+    return result
+
+
+def parse_pci_address(text):
+    """Validate a PCI address ``DDDD:BB:SS.F`` and return it lower-cased."""
+    value = str(text).strip()
+    if not _PCI_ADDR_RE.match(value):
+        raise BusIdError("invalid PCI address %r; allowed: DDDD:BB:SS.F in hex, e.g. 0005:00:00.0" % (text,))
+    return value.lower()

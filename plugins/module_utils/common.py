@@ -1,0 +1,31 @@
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Option specs and helpers shared by the collection's host modules."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostFS, check_host_root
+
+HOST_ROOT_SPEC = dict(host_root=dict(type="path", default="/"))
+
+NOT_S390X_MSG = ("%s is not an IBM Z (s390x) Linux host: %s does not exist. "
+                 "Nothing to discover; the result is empty.")
+
+
+def open_host(module):
+    """HostFS for the module's ``host_root``, or fail_json naming the bad value."""
+    error = check_host_root(module.params["host_root"])
+    if error:
+        module.fail_json(msg=error)
+    return HostFS(module.params["host_root"])
+
+
+def not_s390x(module, fs, marker, **empty):
+    """Finish a discovery module on a host that is not s390x (documented behaviour)."""
+    message = NOT_S390X_MSG % (module.params["host_root"] if fs.root != "/" else "This machine", marker)
+    if module.params.get("require_s390x"):
+        module.fail_json(msg=message, s390x_host=False)
+    module.exit_json(changed=False, s390x_host=False, msg=message, **empty)

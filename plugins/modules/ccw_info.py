@@ -1,0 +1,288 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ccw_info
+short_description: Discover the channel subsystem of an IBM Z KVM host
+version_added: 0.1.0
+description:
+  - Reads the Linux channel subsystem of an IBM Z (s390x) host from sysfs and procfs and reports
+    subchannels, CCW devices, DASDs, qeth (OSA, HiperSockets) groups, zfcp (FCP) adapters, channel
+    paths and the C(cio_ignore) list.
+  - Marks the devices the host itself uses (mounted, swap, LVM physical volume, device-mapper, IPL
+    device, network interfaces carrying the host's addresses) with the reason, so that later tasks
+    do not hand them to guests.
+  - Reads files only; never changes the host. Scales to 65,536 subchannels.
+  - On a machine that is not an s390x host (no C(/sys/bus/css)) the module returns
+    O(s390x_host=false) with empty lists and a message, or fails if O(require_s390x=true).
+author:
+  - s390x.kvm developers
+extends_documentation_fragment:
+  - s390x.kvm.host_root
+options:
+  bus_ids:
+    description:
+      - Report only these CCW devices (and subchannels without a device whose own ID matches).
+      - Each item is a bus ID (V(0.0.1234)), a device number (V(1234) or V(0x1234), subchannel set 0)
+        or a range of either (V(0.0.1234-0.0.12ff)).
+      - Empty means all devices.
+    type: list
+    elements: str
+    default: []
+  kinds:
+    description:
+      - Report only devices of these kinds (by driver, or by control-unit type when no driver is bound).
+      - Empty means all kinds.
+    type: list
+    elements: str
+    choices: [dasd, qeth, zfcp, virtio, tape, ctc, lcs, '3270', unit_record, other]
+    default: []
+  gather:
+    description:
+      - Sections to gather. Leave out what you do not need on large hosts; RV(devices) and
+        RV(subchannels) dominate the result size.
+    type: list
+    elements: str
+    choices: [subchannels, devices, qeth, zfcp, channel_paths, cio_ignore]
+    default: [subchannels, devices, qeth, zfcp, channel_paths, cio_ignore]
+  host_usage:
+    description:
+      - Determine which devices the host uses (mounts, swap, LVM, device-mapper, IPL device, interfaces
+        with IP addresses) and report it per device.
+      - This reads the first 2 KiB of each online DASD partition reported to find LVM labels of
+        inactive volume groups.
+    type: bool
+    default: true
+  require_s390x:
+    description:
+      - Fail instead of returning an empty result when the host is not an s390x host.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; check mode returns the same result.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    description: Never changes anything.
+notes:
+  - Device numbers in the result are the host's (the guest sees virtio devices under its own devnos).
+  - Devices hidden by C(cio_ignore) do not appear as devices; the ignored ranges are in RV(cio_ignore).
+seealso:
+  - module: s390x.kvm.zpci_info
+  - module: s390x.kvm.ap_info
+  - name: Linux kernel documentation, s390 common I/O layer
+    description: css/ccw sysfs attributes and cio_ignore.
+    link: https://docs.kernel.org/arch/s390/cds.html
+"""
+
+EXAMPLES = r"""
+- name: Discover everything on the KVM host
+  s390x.kvm.ccw_info:
+  register: ccw
+
+- name: DASDs in a range, without channel paths or the subchannel list
+  s390x.kvm.ccw_info:
+    bus_ids:
+      - 0.0.0100-0.0.01ff
+      - 0x2b09
+    kinds: [dasd]
+    gather: [devices]
+  register: dasds
+
+- name: Free DASDs the host does not use
+  ansible.builtin.debug:
+    msg: "{{ dasds.devices | rejectattr('in_use_by_host') | map(attribute='bus_id') | list }}"
+
+- name: Inspect a fixture or a mounted host tree
+  s390x.kvm.ccw_info:
+    host_root: /srv/zhost-snapshot
+"""
+
+RETURN = r"""
+s390x_host:
+  description: Whether the host has a channel subsystem (is an s390x host).
+  returned: always
+  type: bool
+  sample: true
+msg:
+  description: Why the result is empty, when the host is not an s390x host.
+  returned: when s390x_host is false
+  type: str
+subchannels:
+  description: Subchannels, sorted by ID.
+  returned: when subchannels is gathered
+  type: list
+  elements: dict
+  contains:
+    bus_id: {description: Subchannel ID (0.<ssid>.<schno>)., type: str, sample: 0.0.0313}
+    type: {description: Subchannel type number (0 = I/O)., type: int, sample: 0}
+    type_name: {description: "io, chsc, message, adm or unknown.", type: str, sample: io}
+    driver: {description: Bound css driver (io_subchannel, vfio_ccw, ...) or null., type: str, sample: io_subchannel}
+    driver_override: {description: The driver_override, or null when unset., type: str, sample: null}
+    dev_busid: {description: Bus ID of the CCW device on this subchannel (I/O subchannels), or null., type: str, sample: 0.0.2b09}
+    chpids: {description: CHPIDs of the installed paths (per PIM), two hex digits each., type: list, elements: str, sample: ["1a", "2a"]}
+    pim: {description: Path installed mask (hex)., type: str, sample: f0}
+    pam: {description: Path available mask (hex)., type: str, sample: f0}
+    pom: {description: Path operational mask (hex)., type: str, sample: ff}
+    mdevs: {description: Mediated device UUIDs on a vfio_ccw-bound subchannel., type: list, elements: str, returned: when driver is vfio_ccw}
+devices:
+  description: CCW devices, sorted by bus ID.
+  returned: when devices is gathered
+  type: list
+  elements: dict
+  contains:
+    bus_id: {description: Device bus ID., type: str, sample: 0.0.2b09}
+    subchannel: {description: Subchannel ID., type: str, sample: 0.0.0313}
+    cutype: {description: Control-unit type/model., type: str, sample: 3990/e9}
+    devtype: {description: Device type/model, or null (n/a)., type: str, sample: 3390/0c}
+    online: {description: Whether the device is online., type: bool}
+    availability: {description: "good, boxed, no path or no device.", type: str, sample: good}
+    driver: {description: Bound CCW driver or null., type: str, sample: dasd-eckd}
+    kind: {description: Device kind., type: str, sample: dasd}
+    dasd:
+      description: DASD detail.
+      returned: for DASDs
+      type: dict
+      sample: {type: ECKD, status: online, uid: IBM.750000000ABC12.1234.00, readonly: false, alias: false,
+               use_diag: false, block_device: dasda, partitions: [dasda1]}
+    in_use_by_host: {description: Whether the host uses the device., type: bool, returned: when host_usage is true}
+    host_use: {description: Why the host uses it., type: list, elements: str, returned: when host_usage is true,
+               sample: ["/dev/dasda1: mounted at /", "IPL device (ccw)"]}
+qeth:
+  description: qeth group devices (OSA, HiperSockets).
+  returned: when qeth is gathered
+  type: list
+  elements: dict
+  sample:
+    - {bus_id: 0.0.f500, devices: [0.0.f500, 0.0.f501, 0.0.f502], card_type: OSD_10GIG, layer2: true, if_name: encf500,
+       online: true, state: UP (LAN ONLINE), chpid: "a0", portno: 0, carries_host_ip: true, in_use_by_host: true,
+       host_use: ["carries the host's IPv4 routes (interface encf500)"]}
+zfcp:
+  description: zfcp (FCP) adapters with remote ports and LUNs.
+  returned: when zfcp is gathered
+  type: list
+  elements: dict
+  sample: [{bus_id: 0.0.1900, online: true, ports: [{wwpn: "0x500507630300c562", luns: ["0x4010400000000000"]}]}]
+channel_paths:
+  description: Channel paths.
+  returned: when channel_paths is gathered
+  type: list
+  elements: dict
+  sample: [{id: 0.1a, type: "1a", status: online, shared: 1, cmg: 2, chid: "0160"}]
+cio_ignore:
+  description: Ranges on the cio_ignore list.
+  returned: when cio_ignore is gathered
+  type: list
+  elements: dict
+  sample: [{start: 0.0.0000, end: 0.0.00ff, count: 256}]
+ipl:
+  description: The IPL device as the firmware reports it.
+  returned: when host_usage is true
+  type: dict
+  sample: {type: ccw, device: 0.0.0100}
+summary:
+  description: Counts of what was found.
+  returned: always
+  type: dict
+  sample: {subchannels: 12, devices: 10, dasds: 5, qeth_groups: 2, zfcp_adapters: 1, in_use_by_host: 4}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, BusIdSet
+from ansible_collections.s390x.kvm.plugins.module_utils.ccw import CcwDiscovery, DEVICE_KINDS
+from ansible_collections.s390x.kvm.plugins.module_utils.common import HOST_ROOT_SPEC, not_s390x, open_host
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
+from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
+
+SECTIONS = ["subchannels", "devices", "qeth", "zfcp", "channel_paths", "cio_ignore"]
+
+
+def run(module):
+    params = module.params
+    try:
+        bus_ids = BusIdSet(params["bus_ids"])
+    except BusIdError as err:
+        module.fail_json(msg="bus_ids: %s" % err)
+    fs = open_host(module)
+    discovery = CcwDiscovery(fs, bus_ids=bus_ids, kinds=params["kinds"])
+    if not discovery.is_s390x_host():
+        not_s390x(module, fs, "/sys/bus/css", summary={}, **dict((s, []) for s in params["gather"]))
+    gather = set(params["gather"])
+    result = dict(changed=False, s390x_host=True)
+    if params["host_usage"]:
+        discovery.usage = HostUsage(fs)
+        result["ipl"] = discovery.usage.ipl
+
+    subchannels, devices = discovery.scan()
+    if discovery.usage is not None:
+        # LVM labels of inactive volume groups: probe only the DASDs being reported.
+        blocks = []
+        for dev in devices:
+            dasd = dev.get("dasd")
+            if dasd and dasd["block_device"]:
+                blocks.append(dasd["block_device"])
+                blocks.extend(dasd["partitions"])
+        discovery.usage.mark_labelled_pvs(blocks)
+        for dev in devices:
+            reasons = discovery.usage.for_ccw(dev["bus_id"])
+            dev["in_use_by_host"], dev["host_use"] = bool(reasons), reasons
+
+    summary = {
+        "subchannels": len(subchannels),
+        "devices": len(devices),
+        "dasds": sum(1 for d in devices if d["kind"] == "dasd"),
+        "online": sum(1 for d in devices if d["online"]),
+    }
+    if "subchannels" in gather:
+        result["subchannels"] = subchannels
+    if "devices" in gather:
+        result["devices"] = devices
+    if "qeth" in gather and (not params["kinds"] or "qeth" in params["kinds"]):
+        result["qeth"] = discovery.qeth_groups()
+        summary["qeth_groups"] = len(result["qeth"])
+    elif "qeth" in gather:
+        result["qeth"] = []
+    if "zfcp" in gather:
+        result["zfcp"] = discovery.zfcp_adapters(devices)
+        summary["zfcp_adapters"] = len(result["zfcp"])
+    if "channel_paths" in gather:
+        result["channel_paths"] = discovery.channel_paths()
+        summary["channel_paths"] = len(result["channel_paths"])
+    if "cio_ignore" in gather:
+        result["cio_ignore"] = discovery.cio_ignore()
+    if discovery.usage is not None:
+        summary["in_use_by_host"] = sum(1 for d in devices if d["in_use_by_host"])
+    result["summary"] = summary
+    return result
+
+
+def main():
+    argument_spec = dict(
+        bus_ids=dict(type="list", elements="str", default=[]),
+        kinds=dict(type="list", elements="str", choices=list(DEVICE_KINDS), default=[]),
+        gather=dict(type="list", elements="str", choices=SECTIONS, default=list(SECTIONS)),
+        host_usage=dict(type="bool", default=True),
+        require_s390x=dict(type="bool", default=False),
+    )
+    argument_spec.update(HOST_ROOT_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = run(module)
+    except (HostAccessError, BusIdError) as err:
+        module.fail_json(msg=str(err))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
