@@ -61,10 +61,9 @@ def _parse_number(value, what, maximum):
 
 
 class ZpciDiscovery(object):
-    def __init__(self, fs, selector=None, usage=None):
+    def __init__(self, fs, selector=None):
         self.fs = fs
         self.selector = selector or FunctionSelector()
-        self.usage = usage
 
     def pci_present(self):
         return self.fs.isdir("/sys/bus/pci/devices")
@@ -107,16 +106,21 @@ class ZpciDiscovery(object):
             func["block_devices"] = self._nvme_namespaces(base)
             if not self.selector.matches(func):
                 continue
-            if self.usage is not None:
-                reasons = self.usage.for_pci(address)
-                for netdev in func["netdevs"]:
-                    reasons.extend(r for r in self.usage.for_netdev(netdev) if r not in reasons)
-                func["carries_host_ip"] = any("carries the host" in r for r in reasons)
-                func["in_use_by_host"] = bool(reasons)
-                func["host_use"] = reasons
             functions.append(func)
         functions.sort(key=lambda f: (f["fid"], f["address"]))
         return functions, non_zpci
+
+    @staticmethod
+    def annotate_usage(functions, usage):
+        """Add in_use_by_host/host_use/carries_host_ip to each function."""
+        usage.mark_labelled_pvs([b for f in functions for b in f["block_devices"]])
+        for func in functions:
+            reasons = usage.for_pci(func["address"])
+            for netdev in func["netdevs"]:
+                reasons.extend(r for r in usage.for_netdev(netdev) if r not in reasons)
+            func["carries_host_ip"] = any("carries the host" in r for r in reasons)
+            func["in_use_by_host"] = bool(reasons)
+            func["host_use"] = reasons
 
     @staticmethod
     def _nvme_namespaces(base):
