@@ -21,11 +21,11 @@ description:
     persistent definitions) use each one.
   - Reads files only; never changes the host.
   - On a machine that is not an s390x host (no C(/sys/bus/css)) the module returns
-    O(s390x_host=false) with empty lists and a message, or fails if O(require_s390x=true).
+    RV(s390x_host=false) with empty lists and a message, or fails if O(require_s390x=true).
     An s390x host without an AP bus (the C(ap) module not loaded, no crypto configured) returns
-    O(ap_bus=false).
+    RV(ap_bus=false).
 author:
-  - s390x.kvm developers
+  - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.host_root
 options:
@@ -52,12 +52,13 @@ attributes:
     description: Reads only; check mode returns the same result.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to diff.
   idempotent:
     support: full
     description: Never changes anything.
 notes:
   - Only adapters of hardware type 10 (CEX4) or later can be given to guests with vfio_ap; see
-    RV(cards[].vfio_ap_capable).
+    the C(vfio_ap_capable) key of RV(cards).
 seealso:
   - module: s390x.kvm.ccw_info
   - name: Linux kernel documentation, Adjunct Processor (AP) facility
@@ -98,15 +99,15 @@ bus:
   returned: when ap_bus is true
   type: dict
   contains:
-    apmask: {description: Adapters reserved for the host's default drivers (256-bit mask)., type: str}
-    aqmask: {description: Domains reserved for the host's default drivers (256-bit mask)., type: str}
-    host_adapters: {description: Adapter numbers set in apmask., type: list, elements: int}
-    host_domains: {description: Domain numbers set in aqmask., type: list, elements: int}
-    ap_domain: {description: Default domain., type: int}
-    max_adapter_id: {description: Highest adapter number., type: int}
-    max_domain_id: {description: Highest domain number., type: int}
-    features: {description: AP features., type: list, elements: str}
-    bindings: {description: Bound/total devices., type: str}
+    apmask: {description: "Adapters reserved for the host's default drivers (256-bit mask).", type: str}
+    aqmask: {description: "Domains reserved for the host's default drivers (256-bit mask).", type: str}
+    host_adapters: {description: "Adapter numbers set in apmask.", type: list, elements: int}
+    host_domains: {description: "Domain numbers set in aqmask.", type: list, elements: int}
+    ap_domain: {description: "Default domain.", type: int}
+    max_adapter_id: {description: "Highest adapter number.", type: int}
+    max_domain_id: {description: "Highest domain number.", type: int}
+    features: {description: "AP features.", type: list, elements: str}
+    bindings: {description: "Bound/total devices.", type: str}
 cards:
   description: Crypto cards.
   returned: always

@@ -21,9 +21,9 @@ description:
     do not hand them to guests.
   - Reads files only; never changes the host. Scales to 65,536 subchannels.
   - On a machine that is not an s390x host (no C(/sys/bus/css)) the module returns
-    O(s390x_host=false) with empty lists and a message, or fails if O(require_s390x=true).
+    RV(s390x_host=false) with empty lists and a message, or fails if O(require_s390x=true).
 author:
-  - s390x.kvm developers
+  - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.host_root
 options:
@@ -71,6 +71,7 @@ attributes:
     description: Reads only; check mode returns the same result.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to diff.
   idempotent:
     support: full
     description: Never changes anything.
@@ -124,39 +125,39 @@ subchannels:
   type: list
   elements: dict
   contains:
-    bus_id: {description: Subchannel ID (0.<ssid>.<schno>)., type: str, sample: 0.0.0313}
-    type: {description: Subchannel type number (0 = I/O)., type: int, sample: 0}
+    bus_id: {description: "Subchannel ID (0.<ssid>.<schno>).", type: str, sample: 0.0.0313}
+    type: {description: "Subchannel type number (0 = I/O).", type: int, sample: 0}
     type_name: {description: "io, chsc, message, adm or unknown.", type: str, sample: io}
-    driver: {description: Bound css driver (io_subchannel, vfio_ccw, ...) or null., type: str, sample: io_subchannel}
-    driver_override: {description: The driver_override, or null when unset., type: str, sample: null}
-    dev_busid: {description: Bus ID of the CCW device on this subchannel (I/O subchannels), or null., type: str, sample: 0.0.2b09}
-    chpids: {description: CHPIDs of the installed paths (per PIM), two hex digits each., type: list, elements: str, sample: ["1a", "2a"]}
-    pim: {description: Path installed mask (hex)., type: str, sample: f0}
-    pam: {description: Path available mask (hex)., type: str, sample: f0}
-    pom: {description: Path operational mask (hex)., type: str, sample: ff}
-    mdevs: {description: Mediated device UUIDs on a vfio_ccw-bound subchannel., type: list, elements: str, returned: when driver is vfio_ccw}
+    driver: {description: "Bound css driver (io_subchannel, vfio_ccw, ...) or null.", type: str, sample: io_subchannel}
+    driver_override: {description: "The driver_override, or null when unset.", type: str, sample: null}
+    dev_busid: {description: "Bus ID of the CCW device on this subchannel (I/O subchannels), or null.", type: str, sample: 0.0.2b09}
+    chpids: {description: "CHPIDs of the installed paths (per PIM), two hex digits each.", type: list, elements: str, sample: ["1a", "2a"]}
+    pim: {description: "Path installed mask (hex).", type: str, sample: f0}
+    pam: {description: "Path available mask (hex).", type: str, sample: f0}
+    pom: {description: "Path operational mask (hex).", type: str, sample: ff}
+    mdevs: {description: "Mediated device UUIDs on a vfio_ccw-bound subchannel.", type: list, elements: str, returned: when driver is vfio_ccw}
 devices:
   description: CCW devices, sorted by bus ID.
   returned: when devices is gathered
   type: list
   elements: dict
   contains:
-    bus_id: {description: Device bus ID., type: str, sample: 0.0.2b09}
-    subchannel: {description: Subchannel ID., type: str, sample: 0.0.0313}
-    cutype: {description: Control-unit type/model., type: str, sample: 3990/e9}
-    devtype: {description: Device type/model, or null (n/a)., type: str, sample: 3390/0c}
-    online: {description: Whether the device is online., type: bool}
+    bus_id: {description: "Device bus ID.", type: str, sample: 0.0.2b09}
+    subchannel: {description: "Subchannel ID.", type: str, sample: 0.0.0313}
+    cutype: {description: "Control-unit type/model.", type: str, sample: 3990/e9}
+    devtype: {description: "Device type/model, or null (n/a).", type: str, sample: 3390/0c}
+    online: {description: "Whether the device is online.", type: bool}
     availability: {description: "good, boxed, no path or no device.", type: str, sample: good}
-    driver: {description: Bound CCW driver or null., type: str, sample: dasd-eckd}
-    kind: {description: Device kind., type: str, sample: dasd}
+    driver: {description: "Bound CCW driver or null.", type: str, sample: dasd-eckd}
+    kind: {description: "Device kind.", type: str, sample: dasd}
     dasd:
       description: DASD detail.
       returned: for DASDs
       type: dict
       sample: {type: ECKD, status: online, uid: IBM.750000000ABC12.1234.00, readonly: false, alias: false,
                use_diag: false, block_device: dasda, partitions: [dasda1]}
-    in_use_by_host: {description: Whether the host uses the device., type: bool, returned: when host_usage is true}
-    host_use: {description: Why the host uses it., type: list, elements: str, returned: when host_usage is true,
+    in_use_by_host: {description: "Whether the host uses the device.", type: bool, returned: when host_usage is true}
+    host_use: {description: "Why the host uses it.", type: list, elements: str, returned: when host_usage is true,
                sample: ["/dev/dasda1: mounted at /", "IPL device (ccw)"]}
 qeth:
   description: qeth group devices (OSA, HiperSockets).

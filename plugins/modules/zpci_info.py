@@ -20,10 +20,10 @@ description:
     addresses, the NVMe IPL device) so that later tasks do not pass them through.
   - Reads files only; never changes the host.
   - On a host without zPCI functions (no C(function_id) attribute on any PCI function, as on x86)
-    the module returns O(s390x_host=false) with an empty list and a message, or fails if
+    the module returns RV(s390x_host=false) with an empty list and a message, or fails if
     O(require_s390x=true).
 author:
-  - s390x.kvm developers
+  - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.host_root
 options:
@@ -62,12 +62,13 @@ attributes:
     description: Reads only; check mode returns the same result.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to diff.
   idempotent:
     support: full
     description: Never changes anything.
 notes:
   - Several selectors (O(fids), O(uids), O(addresses)) select the union of what each selects.
-  - C(uid) is only meaningful as a stable identity when RV(functions[].uid_is_unique) is true
+  - C(uid) is only meaningful as a stable identity when the C(uid_is_unique) key of RV(functions) is true
     (UID checking enabled in the partition's I/O configuration).
 seealso:
   - module: s390x.kvm.ccw_info
@@ -106,31 +107,31 @@ functions:
   type: list
   elements: dict
   contains:
-    address: {description: PCI address., type: str, sample: "0001:00:00.0"}
-    fid: {description: Function ID., type: int, sample: 16}
-    fid_hex: {description: Function ID as 8 hex digits, as in domain XML., type: str, sample: "0x00000010"}
-    uid: {description: User-defined ID., type: int, sample: 1}
-    uid_hex: {description: UID as 4 hex digits, as in domain XML., type: str, sample: "0x0001"}
-    uid_is_unique: {description: Whether UID checking is enabled (null on older kernels)., type: bool}
-    function_handle: {description: Function handle., type: str, sample: "0x80020000"}
-    pchid: {description: Physical channel ID., type: str, sample: "0x01c4"}
-    pfgid: {description: PCI function group ID., type: str, sample: "0xff"}
-    pft: {description: PCI function type number., type: int, sample: 10}
-    pft_name: {description: Name of the function type where known (ISM), else null., type: str}
-    port: {description: Port number (null on older kernels)., type: int, sample: 1}
-    vfn: {description: Virtual function number (0 for a physical function)., type: int, sample: 1}
-    vendor: {description: PCI vendor ID., type: int, sample: 5555}
-    device: {description: PCI device ID., type: int, sample: 4124}
-    class: {description: PCI class code., type: str, sample: "0x020000"}
-    driver: {description: Bound driver (mlx5_core, nvme, vfio-pci, ...) or null., type: str, sample: mlx5_core}
-    driver_override: {description: driver_override, or null when unset., type: str}
-    iommu_group: {description: IOMMU group number., type: str, sample: "0"}
-    mio_enabled: {description: Whether MIO instructions are used., type: bool}
-    netdevs: {description: Network interfaces of the function., type: list, elements: str, sample: [eno1]}
-    block_devices: {description: NVMe namespaces of the function., type: list, elements: str, sample: [nvme0n1]}
-    carries_host_ip: {description: Whether one of its interfaces carries the host's addresses., type: bool, returned: when host_usage is true}
-    in_use_by_host: {description: Whether the host uses the function., type: bool, returned: when host_usage is true}
-    host_use: {description: Why the host uses it., type: list, elements: str, returned: when host_usage is true}
+    address: {description: "PCI address.", type: str, sample: "0001:00:00.0"}
+    fid: {description: "Function ID.", type: int, sample: 16}
+    fid_hex: {description: "Function ID as 8 hex digits, as in domain XML.", type: str, sample: "0x00000010"}
+    uid: {description: "User-defined ID.", type: int, sample: 1}
+    uid_hex: {description: "UID as 4 hex digits, as in domain XML.", type: str, sample: "0x0001"}
+    uid_is_unique: {description: "Whether UID checking is enabled (null on older kernels).", type: bool}
+    function_handle: {description: "Function handle.", type: str, sample: "0x80020000"}
+    pchid: {description: "Physical channel ID.", type: str, sample: "0x01c4"}
+    pfgid: {description: "PCI function group ID.", type: str, sample: "0xff"}
+    pft: {description: "PCI function type number.", type: int, sample: 10}
+    pft_name: {description: "Name of the function type where known (ISM), else null.", type: str}
+    port: {description: "Port number (null on older kernels).", type: int, sample: 1}
+    vfn: {description: "Virtual function number (0 for a physical function).", type: int, sample: 1}
+    vendor: {description: "PCI vendor ID.", type: int, sample: 5555}
+    device: {description: "PCI device ID.", type: int, sample: 4124}
+    class: {description: "PCI class code.", type: str, sample: "0x020000"}
+    driver: {description: "Bound driver (mlx5_core, nvme, vfio-pci, ...) or null.", type: str, sample: mlx5_core}
+    driver_override: {description: "driver_override, or null when unset.", type: str}
+    iommu_group: {description: "IOMMU group number.", type: str, sample: "0"}
+    mio_enabled: {description: "Whether MIO instructions are used.", type: bool}
+    netdevs: {description: "Network interfaces of the function.", type: list, elements: str, sample: [eno1]}
+    block_devices: {description: "NVMe namespaces of the function.", type: list, elements: str, sample: [nvme0n1]}
+    carries_host_ip: {description: "Whether one of its interfaces carries the host's addresses.", type: bool, returned: when host_usage is true}
+    in_use_by_host: {description: "Whether the host uses the function.", type: bool, returned: when host_usage is true}
+    host_use: {description: "Why the host uses it.", type: list, elements: str, returned: when host_usage is true}
 summary:
   description: Counts.
   returned: always
