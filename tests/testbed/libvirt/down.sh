@@ -1,0 +1,50 @@
+#!/bin/bash
+# Take the two libvirt hosts of the test bed down (idempotent): destroys their running
+# domains, stops their libvirtd and removes their network namespaces. Keeps the state
+# (configuration, defined domains, images) unless --purge is given.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+need_root
+purge=0
+[ "${1:-}" = --purge ] && purge=1
+
+for h in "${TB_HOSTS[@]}"; do
+    dir=$(host_dir "$h")
+    if pid=$(host_pid "$h"); then
+        if [ $purge = 1 ]; then
+            for dom in $(virsh -q -c "$(host_uri "$h")" list --all --name 2>/dev/null); do
+                virsh -q -c "$(host_uri "$h")" destroy "$dom" >/dev/null 2>&1 || true
+                virsh -q -c "$(host_uri "$h")" undefine --nvram "$dom" >/dev/null 2>&1 \
+                    || virsh -q -c "$(host_uri "$h")" undefine "$dom" >/dev/null 2>&1 || true
+            done
+        else
+            for dom in $(virsh -q -c "$(host_uri "$h")" list --name 2>/dev/null); do
+                virsh -q -c "$(host_uri "$h")" destroy "$dom" >/dev/null 2>&1 || true
+            done
+        fi
+    fi
+    # QEMU processes this host started (and that outlived their libvirtd): by their pid files only.
+    for qpid in "$dir"/run/qemu/*.pid; do
+        [ -s "$qpid" ] || continue
+        p=$(cat "$qpid")
+        if [ -d "/proc/$p" ] && grep -q qemu-system "/proc/$p/cmdline" 2>/dev/null; then
+            log "$h: killing leftover qemu pid $p"
+            kill "$p" 2>/dev/null || true
+        fi
+    done
+    if pid=$(host_pid "$h"); then
+        log "$h: stopping libvirtd (pid $pid)"
+        kill "$pid"
+        for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+        [ -d "/proc/$pid" ] && kill -9 "$pid"
+    fi
+    rm -f "$(host_pidfile "$h")"
+done
+for h in "${TB_HOSTS[@]}"; do
+    ns=$(host_netns "$h")
+    [ -e "/run/netns/$ns" ] && ip netns del "$ns"
+done
+if [ $purge = 1 ]; then
+    log "removing $TB_LIBVIRT"
+    rm -rf "$TB_LIBVIRT"
+fi
+exit 0
