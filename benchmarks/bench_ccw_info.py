@@ -1,0 +1,174 @@
+"""ccw_info on a large host vs. the raw-read floor, measured in the same run.
+
+floor  = a bare Python loop that reads exactly the files ccw_info reads (os.open/os.read/
+         os.close, os.readlink, os.listdir) for every subchannel and device, and nothing else.
+module = the discovery ccw_info performs (CcwDiscovery.scan + host usage + LVM label probe),
+         in the same process, so the ratio shows the module's own overhead over the kernel reads.
+full   = the module run as Ansible runs it on a host (a new Python process, arguments file,
+         JSON result on stdout), against the floor plus a JSON dump of a result of the same size.
+
+Each figure is the median of --repeat runs; runs alternate floor/module so drift hits both.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+COLLECTIONS = os.environ.get("S390X_KVM_COLLECTIONS", "/var/cache/s390x-kvm/collections")
+sys.path.insert(0, COLLECTIONS)
+
+from ansible_collections.s390x.kvm.plugins.module_utils.ccw import CcwDiscovery  # noqa: E402
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostFS  # noqa: E402
+from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage  # noqa: E402
+
+SCH_ATTRS = ("type", "driver_override", "dev_busid", "pimpampom", "chpids")
+DEV_ATTRS = ("cutype", "devtype", "online", "availability")
+DASD_ATTRS = ("status", "uid", "readonly", "alias", "use_diag")
+
+
+def raw(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def floor(root):
+    """The same files, read with no model around them."""
+    count = 0
+    css = root + "/sys/devices/css0/"
+    for entry in os.scandir(css):
+        name = entry.name
+        if len(name) != 8 or name[1] != ".":
+            continue
+        base = css + name + "/"
+        values = [raw(base + a) for a in SCH_ATTRS]
+        try:
+            os.readlink(base + "driver")
+        except OSError:
+            pass
+        busid = values[2].strip().decode()
+        if busid and busid != "none":
+            dev = base + busid + "/"
+            dvalues = [raw(dev + a) for a in DEV_ATTRS]
+            try:
+                driver = os.readlink(dev + "driver")
+            except OSError:
+                driver = ""
+            if "dasd" in driver:
+                for a in DASD_ATTRS:
+                    raw(dev + a)
+                try:
+                    disks = os.listdir(dev + "block")
+                except OSError:
+                    disks = []
+                for disk in disks:
+                    parts = [p for p in os.listdir(dev + "block/" + disk) if p.startswith(disk)]
+                    for block in [disk] + parts:
+                        os.path.exists(root + "/dev/" + block) and raw(root + "/dev/" + block)
+            count += 1 + len(dvalues) * 0
+    return count
+
+
+def module_inprocess(root):
+    fs = HostFS(root)
+    usage = HostUsage(fs)
+    discovery = CcwDiscovery(fs, usage=usage)
+    subchannels, devices = discovery.scan()
+    blocks = []
+    for dev in devices:
+        dasd = dev.get("dasd")
+        if dasd and dasd["block_device"]:
+            blocks.append(dasd["block_device"])
+            blocks.extend(dasd["partitions"])
+    usage.mark_labelled_pvs(blocks)
+    for dev in devices:
+        reasons = usage.for_ccw(dev["bus_id"])
+        dev["in_use_by_host"], dev["host_use"] = bool(reasons), reasons
+    return subchannels, devices
+
+
+def module_process(root):
+    """Run the module file as AnsiballZ would: a fresh interpreter, args from a file, JSON out."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as args:
+        json.dump({"ANSIBLE_MODULE_ARGS": {"host_root": root, "gather": ["subchannels", "devices"]}}, args)
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    try:
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "ansible_collections.s390x.kvm.plugins.modules.ccw_info", args.name],
+                             env=env, stdout=subprocess.PIPE, check=True).stdout
+        elapsed = time.perf_counter() - start
+    finally:
+        os.unlink(args.name)
+    return elapsed, len(out)
+
+
+def floor_process(root, result_bytes):
+    code = ("import sys, json, time; sys.path.insert(0, %r); import bench_ccw_info as b; "
+            "n = b.floor(%r); sys.stdout.write('x' * %d)") % (os.path.dirname(os.path.abspath(__file__)), root, result_bytes)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root", help="host_root of the large fixture tree")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", help="write the figures here")
+    opts = parser.parse_args()
+
+    subchannels, devices = module_inprocess(opts.root)  # warm the page cache / dentries once
+    floor(opts.root)
+    floors, modules = [], []
+    for _ in range(opts.repeat):
+        floors.append(timed(floor, opts.root))
+        modules.append(timed(module_inprocess, opts.root))
+    full_module, full_floor = [], []
+    result_size = 0
+    for _ in range(max(1, opts.repeat - 1)):
+        elapsed, result_size = module_process(opts.root)
+        full_module.append(elapsed)
+        full_floor.append(floor_process(opts.root, result_size))
+    fig = {
+        "subchannels": len(subchannels),
+        "devices": len(devices),
+        "floor_s": statistics.median(floors),
+        "module_s": statistics.median(modules),
+        "process_floor_s": statistics.median(full_floor),
+        "process_module_s": statistics.median(full_module),
+        "result_bytes": result_size,
+    }
+    fig["ratio_inprocess"] = fig["module_s"] / fig["floor_s"]
+    fig["ratio_process"] = fig["process_module_s"] / fig["process_floor_s"]
+    print("ccw_info on %(subchannels)d subchannels / %(devices)d devices" % fig)
+    print("  in process : floor %(floor_s).2f s   module %(module_s).2f s   ratio %(ratio_inprocess).2fx (target <= 1.30)" % fig)
+    print("  as process : floor+%(result_bytes)d B out %(process_floor_s).2f s   module %(process_module_s).2f s"
+          "   ratio %(ratio_process).2fx" % fig)
+    if opts.json:
+        with open(opts.json, "w") as out:
+            json.dump(fig, out, indent=2)
+    return fig
+
+
+if __name__ == "__main__":
+    main()
