@@ -206,6 +206,8 @@ class CcwDiscovery(object):
             driver = fs.link_name(base + "driver")
             layer2 = fs.read(base + "layer2", default="")
             if_name = fs.read(base + "if_name", default="") or None
+            if if_name == "(unnamed net_device)":
+                if_name = None  # netdev_name() before the interface is registered (card never set online)
             group = {
                 "bus_id": name,
                 "devices": members,

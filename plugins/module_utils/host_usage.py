@@ -73,17 +73,17 @@ class HostUsage(object):
         return link.rsplit("/", 1)[-1] if link else None
 
     def _mark_block(self, name, reason, seen=None):
-        """Mark a block device and everything below it (dm slaves, whole disk of a partition)."""
+        """Mark a block device and the devices below it (device-mapper slaves, recursively).
+
+        A partition's hardware (its DASD or NVMe function) is found by block_owner, so the whole
+        disk is not marked separately."""
         seen = seen if seen is not None else set()
         if not name or name in seen:
             return
         seen.add(name)
         self._add(self.block_reasons, name, reason)
         for slave in self.fs.listdir("/sys/class/block/%s/slaves" % name):
-            self._mark_block(slave, reason, seen)
-        if self.fs.exists("/sys/class/block/%s/partition" % name):
-            disk = self.fs.resolve("/sys/class/block/" + name).rstrip("/").rsplit("/", 2)[-2]
-            self._mark_block(disk, "%s (partition %s)" % (reason, name), seen)
+            self._mark_block(slave, reason if " (through " in reason else "%s (through %s)" % (reason, name), seen)
 
     def block_owner(self, name):
         """('ccw', bus ID) or ('pci', address) of the hardware behind a block device."""
@@ -247,6 +247,9 @@ class HostUsage(object):
                     self._add(self.pci_reasons, address, "IPL device (%s, fid %s)" % (self.ipl["type"], fid))
 
     # -- queries ---------------------------------------------------------
+    def add_ccw_reason(self, bus_id, reason):
+        self._add(self.ccw_reasons, bus_id, reason)
+
     def for_ccw(self, bus_id):
         return list(self.ccw_reasons.get(bus_id, []))
 

@@ -226,6 +226,7 @@ def run(module):
         result["ipl"] = discovery.usage.ipl
 
     subchannels, devices = discovery.scan()
+    qeth_groups = None
     if discovery.usage is not None:
         # LVM labels of inactive volume groups: probe only the DASDs being reported.
         blocks = []
@@ -235,6 +236,11 @@ def run(module):
                 blocks.append(dasd["block_device"])
                 blocks.extend(dasd["partitions"])
         discovery.usage.mark_labelled_pvs(blocks)
+        qeth_groups = discovery.qeth_groups()
+        for group in qeth_groups:
+            for member in group["devices"]:
+                for reason in group["host_use"]:
+                    discovery.usage.add_ccw_reason(member, "qeth group %s: %s" % (group["bus_id"], reason))
         for dev in devices:
             reasons = discovery.usage.for_ccw(dev["bus_id"])
             dev["in_use_by_host"], dev["host_use"] = bool(reasons), reasons
@@ -250,7 +256,7 @@ def run(module):
     if "devices" in gather:
         result["devices"] = devices
     if "qeth" in gather and (not params["kinds"] or "qeth" in params["kinds"]):
-        result["qeth"] = discovery.qeth_groups()
+        result["qeth"] = qeth_groups if discovery.usage is not None else discovery.qeth_groups()
         summary["qeth_groups"] = len(result["qeth"])
     elif "qeth" in gather:
         result["qeth"] = []
