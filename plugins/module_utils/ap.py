@@ -84,14 +84,23 @@ class ApDiscovery(object):
         base = "/sys/bus/ap/"
         apmask = fs.read(base + "apmask", default="")
         aqmask = fs.read(base + "aqmask", default="")
+        max_adapter = _int(fs.read(base + "ap_max_adapter_id", default=""))
+        max_domain = _int(fs.read(base + "ap_max_domain_id", default=""))
+        adapters = range((max_adapter if max_adapter is not None else MASK_BITS - 1) + 1)
+        domains = range((max_domain if max_domain is not None else MASK_BITS - 1) + 1)
+        host_adapters = set(parse_mask(apmask))
+        host_domains = set(parse_mask(aqmask))
         return {
             "apmask": apmask or None,
             "aqmask": aqmask or None,
-            "host_adapters": parse_mask(apmask),
-            "host_domains": parse_mask(aqmask),
+            # Masks have 256 bits; only ids up to the machine's maximum exist.
+            "host_adapters": [a for a in adapters if a in host_adapters],
+            "host_domains": [d for d in domains if d in host_domains],
+            "vfio_adapters": [a for a in adapters if a not in host_adapters],
+            "vfio_domains": [d for d in domains if d not in host_domains],
             "ap_domain": _int(fs.read(base + "ap_domain", default="")),
-            "max_adapter_id": _int(fs.read(base + "ap_max_adapter_id", default="")),
-            "max_domain_id": _int(fs.read(base + "ap_max_domain_id", default="")),
+            "max_adapter_id": max_adapter,
+            "max_domain_id": max_domain,
             "features": fs.read(base + "features", default="").split(),
             "bindings": fs.read(base + "bindings", default="") or None,
         }

@@ -101,8 +101,10 @@ bus:
   contains:
     apmask: {description: "Adapters reserved for the host's default drivers (256-bit mask).", type: str}
     aqmask: {description: "Domains reserved for the host's default drivers (256-bit mask).", type: str}
-    host_adapters: {description: "Adapter numbers set in apmask.", type: list, elements: int}
-    host_domains: {description: "Domain numbers set in aqmask.", type: list, elements: int}
+    host_adapters: {description: "Adapter numbers (up to max_adapter_id) set in apmask: kept by the host.", type: list, elements: int}
+    host_domains: {description: "Domain numbers (up to max_domain_id) set in aqmask: kept by the host.", type: list, elements: int}
+    vfio_adapters: {description: "Adapter numbers (up to max_adapter_id) not in apmask: free for vfio_ap.", type: list, elements: int}
+    vfio_domains: {description: "Domain numbers (up to max_domain_id) not in aqmask: free for vfio_ap.", type: list, elements: int}
     ap_domain: {description: "Default domain.", type: int}
     max_adapter_id: {description: "Highest adapter number.", type: int}
     max_domain_id: {description: "Highest domain number.", type: int}

@@ -1,0 +1,158 @@
+"""ccw_info against fixture trees that mirror the kernel's sysfs (tests/fixtures/hosts)."""
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def small(host_tree):
+    return host_tree("small_kvm_host")
+
+
+def by_id(items, key="bus_id"):
+    return dict((i[key], i) for i in items)
+
+
+def test_small_host_devices_and_subchannels(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small)
+    assert rc == 0 and res["s390x_host"] is True and res["changed"] is False
+    devices = by_id(res["devices"])
+    # DASD 0.0.0100 is the first device created: subchannel 0.0.0000 (creation order, like the kernel)
+    root = devices["0.0.0100"]
+    assert root["subchannel"] == "0.0.0000"
+    assert root["kind"] == "dasd" and root["driver"] == "dasd-eckd"
+    assert root["cutype"] == "3990/e9" and root["devtype"] == "3390/0c"
+    assert root["online"] is True and root["availability"] == "good"
+    assert root["dasd"]["type"] == "ECKD" and root["dasd"]["block_device"] == "dasda"
+    assert root["dasd"]["partitions"] == ["dasda1"]
+    assert devices["0.0.0200"]["dasd"]["type"] == "FBA"
+    assert devices["0.0.01ff"]["dasd"]["alias"] is True
+    offline = devices["0.0.0104"]
+    assert offline["online"] is False and offline["dasd"]["block_device"] is None
+    assert devices["0.0.1900"]["kind"] == "zfcp"
+    assert devices["0.0.f500"]["kind"] == "qeth" and devices["0.0.7000"]["kind"] == "qeth"
+    subchannels = by_id(res["subchannels"])
+    sch = subchannels[root["subchannel"]]
+    assert sch["type"] == 0 and sch["type_name"] == "io" and sch["driver"] == "io_subchannel"
+    assert sch["dev_busid"] == "0.0.0100" and sch["driver_override"] is None
+    assert sch["pim"] != "00" and sch["chpids"] and all(len(c) == 2 for c in sch["chpids"])
+    # every device sits on a subchannel that names it
+    for dev in res["devices"]:
+        assert subchannels[dev["subchannel"]]["dev_busid"] == dev["bus_id"]
+
+
+def test_vfio_ccw_subchannel_reports_its_mdev(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small, gather=["subchannels"])
+    sch = by_id(res["subchannels"])["0.0.0010"]
+    assert sch["driver"] == "vfio_ccw" and sch["driver_override"] == "vfio_ccw"
+    assert sch["dev_busid"] == "0.0.0106"
+    assert sch["mdevs"] == ["3d2f4c8a-1b6e-4e0a-9f5d-0c7a2b3e4f51"]
+
+
+def test_host_usage_reasons(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small, kinds=["dasd"])
+    devices = by_id(res["devices"])
+    assert any("IPL device" in r for r in devices["0.0.0100"]["host_use"])
+    assert any("mounted at /" in r for r in devices["0.0.0100"]["host_use"])
+    assert any("swap" in r for r in devices["0.0.0101"]["host_use"])
+    assert any("LVM physical volume" in r and "vg_images" in r for r in devices["0.0.0102"]["host_use"])
+    assert any("through dm-" in r and "/var/lib/libvirt/images" in r for r in devices["0.0.0102"]["host_use"])
+    # inactive volume group: only the on-disk LVM2 label tells
+    assert devices["0.0.0103"]["host_use"] == ["LVM physical volume (LVM2 label on /dev/dasdd1)"]
+    for free in ("0.0.0104", "0.0.0105", "0.0.0200"):
+        assert devices[free]["in_use_by_host"] is False and devices[free]["host_use"] == []
+    assert res["ipl"] == {"type": "ccw", "device": "0.0.0100"}
+    assert res["summary"]["in_use_by_host"] == sum(1 for d in res["devices"] if d["in_use_by_host"])
+
+
+def test_qeth_groups_and_ip_carrying(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small, kinds=["qeth"])
+    groups = by_id(res["qeth"])
+    osa = groups["0.0.f500"]
+    assert osa["devices"] == ["0.0.f500", "0.0.f501", "0.0.f502"]
+    assert osa["card_type"] == "OSD_10GIG" and osa["layer2"] is True and osa["if_name"] == "encf500"
+    assert osa["carries_host_ip"] is True and osa["online"] is True
+    idle = groups["0.0.f600"]
+    assert idle["carries_host_ip"] is False and idle["if_name"] is None and idle["online"] is False
+    assert groups["0.0.7000"]["card_type"] == "HiperSockets" and groups["0.0.7000"]["carries_host_ip"] is True
+    members = by_id(res["devices"])
+    assert members["0.0.f501"]["in_use_by_host"] is True
+    assert members["0.0.f601"]["in_use_by_host"] is False
+
+
+def test_zfcp_ports_and_luns(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small, gather=["devices", "zfcp"])
+    adapter = by_id(res["zfcp"])["0.0.1900"]
+    assert adapter["ports"] == [{"wwpn": "0x500507630300c562", "luns": ["0x4010400000000000"]}]
+
+
+def test_channel_paths(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small, gather=["channel_paths"])
+    paths = by_id(res["channel_paths"], "id")
+    assert paths["0.40"]["type"] == "1a" and paths["0.40"]["status"] == "online" and paths["0.40"]["chid"] == "0140"
+    assert set(res) >= {"channel_paths", "summary"} and "devices" not in res
+
+
+def test_filters_by_range_devno_and_kind(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small, bus_ids=["0.0.0100-0.0.0103", "0x200"], gather=["devices"])
+    assert [d["bus_id"] for d in res["devices"]] == ["0.0.0100", "0.0.0101", "0.0.0102", "0.0.0103", "0.0.0200"]
+    rc, res = run_module("ccw_info", host_root=small, kinds=["zfcp"], gather=["devices", "subchannels"])
+    assert [d["bus_id"] for d in res["devices"]] == ["0.0.1900"]
+    assert [s["dev_busid"] for s in res["subchannels"]] == ["0.0.1900"]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ({"bus_ids": ["0.0.zzzz"]}, "invalid bus ID '0.0.zzzz'"),
+    ({"bus_ids": ["0.0.10000"]}, "out of range"),
+    ({"bus_ids": ["0.0.0200-0.0.0100"]}, "comes after"),
+    ({"kinds": ["floppy"]}, "floppy"),
+])
+def test_bad_input_names_the_value(run_module, small, args, fragment):
+    rc, res = run_module("ccw_info", host_root=small, **args)
+    assert rc != 0 and res.get("failed") is True
+    assert fragment in res["msg"]
+
+
+def test_missing_host_root(run_module, tmp_path):
+    rc, res = run_module("ccw_info", host_root=str(tmp_path / "nope"))
+    assert rc != 0 and "host_root" in res["msg"] and "does not exist" in res["msg"]
+
+
+def test_not_an_s390x_host(run_module, host_tree):
+    root = host_tree("non_s390x_host")
+    rc, res = run_module("ccw_info", host_root=root)
+    assert rc == 0 and res["s390x_host"] is False and res["devices"] == [] and "not an IBM Z" in res["msg"]
+    rc, res = run_module("ccw_info", host_root=root, require_s390x=True)
+    assert rc != 0 and "not an IBM Z" in res["msg"]
+
+
+def test_cio_ignore_host(run_module, host_tree):
+    root = host_tree("cio_ignore_host")
+    rc, res = run_module("ccw_info", host_root=root, gather=["devices", "cio_ignore"])
+    assert res["cio_ignore"], "the cio_ignore host has ignored ranges"
+    with open(os.path.join(root, "proc/cio_ignore")) as handle:
+        lines = [line.strip() for line in handle if line.strip()]
+    assert [r["start"] if r["start"] == r["end"] else "%s-%s" % (r["start"], r["end"]) for r in res["cio_ignore"]] == lines
+    # no visible device is inside an ignored range
+    from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdSet
+    ignored = BusIdSet(lines)
+    assert not [d["bus_id"] for d in res["devices"] if d["bus_id"] in ignored]
+
+
+def test_read_only(run_module, small):
+    before = snapshot(small)
+    run_module("ccw_info", host_root=small)
+    run_module("zpci_info", host_root=small)
+    run_module("ap_info", host_root=small)
+    assert snapshot(small) == before
+
+
+def snapshot(root):
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            state[path] = (st.st_size, st.st_mtime_ns)
+    return state
