@@ -1,0 +1,507 @@
+"""pytest plugin: the two libvirt hosts and the s390x guest image of the test bed.
+
+Registered by ``tests/conftest.py``. Fixtures:
+
+``libvirt_hosts`` (session)
+    Brings both hosts up with ``tests/testbed/libvirt/up.sh`` and yields a :class:`LibvirtHosts`
+    (``hosts[0]``, ``hosts["kvmhost2"]``, iteration). Each :class:`LibvirtHost` has ``name``,
+    ``uri``, ``migration_address``, ``migration_uri`` and ``conn()`` (a libvirt connection opened
+    after the default event loop was registered, so domain events work). Taken down again at the
+    end of the session if this session brought them up, unless ``S390X_KVM_KEEP_TESTBED`` is set.
+``s390x_guest_image`` (session)
+    Builds (or reuses) the guest with ``tests/testbed/guest/build.sh``; a :class:`GuestImage`.
+``testbed_results`` (session)
+    A dict tests put measurements in; printed and written as JSON under
+    ``$TB_CACHE/results/`` at the end of the session.
+
+Helpers: :func:`domain_xml` renders a minimal s390x domain, :class:`GuestConsole` waits for and
+parses the ``TB ...`` lines the guest prints, :class:`DomainEvents` waits for libvirt domain
+events (device added/removed, lifecycle).
+"""
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+import uuid as uuidlib
+from xml.sax.saxutils import escape, quoteattr
+
+import pytest
+
+from tests.testbed.prereq import prerequisite
+
+try:
+    import libvirt
+except ImportError:  # pragma: no cover - reported by the fixtures
+    libvirt = None
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TB_CACHE = os.path.join(os.environ.get("S390X_KVM_CACHE", "/var/cache/s390x-kvm"), "testbed")
+LIBVIRT_DIR = os.path.join(TB_CACHE, "libvirt")
+IMAGE_DIR = os.path.join(LIBVIRT_DIR, "images")
+SCRIPTS = os.path.join(ROOT, "tests", "testbed", "libvirt")
+BUILD_SH = os.path.join(ROOT, "tests", "testbed", "guest", "build.sh")
+KERNEL_SH = os.path.join(ROOT, "tests", "testbed", "lib", "kernel.sh")
+HOSTS = (("kvmhost1", "192.0.2.1"), ("kvmhost2", "192.0.2.2"))   # as in tests/testbed/libvirt/common.sh
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "libvirt: needs the two real libvirtd hosts of the test bed (tests/testbed/libvirt)")
+
+
+# --------------------------------------------------------------------------- event loop
+
+_event_loop = {"thread": None}
+_event_lock = threading.Lock()
+
+
+def event_loop():
+    """Register libvirt's default event loop once and run it in a daemon thread.
+
+    Must happen before the connections that want events are opened."""
+    with _event_lock:
+        if _event_loop["thread"] is None:
+            libvirt.virEventRegisterDefaultImpl()
+
+            def run():
+                while True:
+                    libvirt.virEventRunDefaultImpl()
+
+            thread = threading.Thread(target=run, name="libvirt-event-loop", daemon=True)
+            thread.start()
+            _event_loop["thread"] = thread
+    return _event_loop["thread"]
+
+
+# --------------------------------------------------------------------------- hosts
+
+class LibvirtHost:
+    def __init__(self, name, migration_address):
+        self.name = name
+        self.dir = os.path.join(LIBVIRT_DIR, name)
+        self.socket = os.path.join(self.dir, "run", "libvirt-sock")
+        self.uri = "qemu+unix:///system?socket=%s" % self.socket
+        self.migration_address = migration_address
+        self.migration_uri = "tcp://%s" % migration_address
+        self._conn = None
+
+    def conn(self):
+        """A shared connection to this host (opened once, with the event loop registered)."""
+        if self._conn is None or not self._conn.isAlive():
+            event_loop()
+            self._conn = libvirt.open(self.uri)
+        return self._conn
+
+    def open(self):
+        """A new connection of the caller's own (close it yourself)."""
+        event_loop()
+        return libvirt.open(self.uri)
+
+    def virsh(self, *args, check=True):
+        return subprocess.run(["virsh", "-q", "-c", self.uri] + list(args), check=check,
+                              capture_output=True, text=True)
+
+    def domain_names(self, active_only=False):
+        conn = self.conn()
+        doms = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE if active_only else 0)
+        return sorted(d.name() for d in doms)
+
+    def close(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except libvirt.libvirtError:
+                pass
+            self._conn = None
+
+    def __repr__(self):
+        return "LibvirtHost(%s, %s)" % (self.name, self.uri)
+
+
+class LibvirtHosts(list):
+    """The hosts by position or by name."""
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for host in self:
+                if host.name == key:
+                    return host
+            raise KeyError(key)
+        return list.__getitem__(self, key)
+
+
+def _run(cmd, timeout):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def _keep_testbed():
+    return os.environ.get("S390X_KVM_KEEP_TESTBED", "") not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def libvirt_hosts():
+    prerequisite(os.geteuid() == 0, "the libvirt test bed needs root (network and mount namespaces)")
+    prerequisite(libvirt is not None, "libvirt-python is not installed (pip install -r requirements-dev.txt)")
+    were_up = _run(["bash", os.path.join(SCRIPTS, "status.sh")], 60).returncode == 0
+    started = time.monotonic()
+    result = _run(["bash", os.path.join(SCRIPTS, "up.sh")], 900)
+    prerequisite(result.returncode == 0, "tests/testbed/libvirt/up.sh failed (exit %d): %s" % (
+        result.returncode, (result.stdout + result.stderr)[-2000:]))
+    hosts = LibvirtHosts(LibvirtHost(name, addr) for name, addr in HOSTS)
+    for host in hosts:
+        host.conn()
+    hosts.up_seconds = time.monotonic() - started
+    hosts.were_up = were_up
+    yield hosts
+    for host in hosts:
+        host.close()
+    if not were_up and not _keep_testbed():
+        _run(["bash", os.path.join(SCRIPTS, "down.sh")], 300)
+
+
+# --------------------------------------------------------------------------- guest image
+
+class GuestImage:
+    def __init__(self, info):
+        self.kernel = info["kernel"]
+        self.initrd = info["initrd"]
+        self.version = info["version"]
+        self.cmdline = info["cmdline"]
+        self.info = info
+
+    def __repr__(self):
+        return "GuestImage(%s, %s)" % (self.kernel, self.initrd)
+
+
+@pytest.fixture(scope="session")
+def s390x_guest_image():
+    prerequisite(os.geteuid() == 0, "building the s390x guest needs root (apt, mknod)")
+    prerequisite(os.path.exists(KERNEL_SH), "tests/testbed/lib/kernel.sh (the 6.12 s390x kernel) is missing")
+    started = time.monotonic()
+    result = _run(["bash", BUILD_SH], 1800)
+    prerequisite(result.returncode == 0, "tests/testbed/guest/build.sh failed (exit %d): %s" % (
+        result.returncode, (result.stdout + result.stderr)[-2000:]))
+    with open(os.path.join(TB_CACHE, "guest", "image.json")) as f:
+        image = GuestImage(json.load(f))
+    image.prepare_seconds = time.monotonic() - started
+    return image
+
+
+# --------------------------------------------------------------------------- results
+
+@pytest.fixture(scope="session")
+def testbed_results():
+    results = {}
+    yield results
+    if not results:
+        return
+    outdir = os.path.join(TB_CACHE, "results")
+    os.makedirs(outdir, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    path = os.path.join(outdir, "libvirt-%s.json" % stamp)
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    with open(os.path.join(outdir, "libvirt-latest.json"), "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    print("\ntest-bed timings (%s):\n%s" % (path, json.dumps(results, indent=2, sort_keys=True)))
+
+
+# --------------------------------------------------------------------------- domain XML
+
+def ccw_address(devno):
+    """CCW address element for devno (int or '0x0001'); QEMU's css 0xfe is the guest's css 0."""
+    if isinstance(devno, str):
+        devno = int(devno, 16)
+    return "<address type='ccw' cssid='0xfe' ssid='0x0' devno='0x%04x'/>" % devno
+
+
+def bus_id(devno):
+    """The bus ID the guest sees for a CCW devno: 0x0001 -> '0.0.0001'."""
+    if isinstance(devno, str):
+        devno = int(devno, 16)
+    return "0.0.%04x" % devno
+
+
+def disk_xml(path, target="vda", devno=None, fmt="qcow2", alias=None):
+    return ("<disk type='file' device='disk'><driver name='qemu' type='%s'/><source file=%s/>"
+            "<target dev='%s' bus='virtio'/>%s%s</disk>") % (
+        fmt, quoteattr(path), target, "<alias name='%s'/>" % alias if alias else "",
+        ccw_address(devno) if devno is not None else "")
+
+
+def interface_xml(mac, devno=None, alias=None):
+    return ("<interface type='ethernet'><mac address='%s'/><model type='virtio'/>%s%s</interface>") % (
+        mac, "<alias name='%s'/>" % alias if alias else "", ccw_address(devno) if devno is not None else "")
+
+
+def domain_xml(name, image, console_log, disks=(), interfaces=(), extra_devices=(), memory_mib=384,
+               vcpus=1, cmdline_extra="", uuid=None, balloon_devno=None):
+    """A minimal s390x domain: type qemu (TCG), s390-ccw-virtio, direct kernel boot of ``image``,
+    the sclp console logged to ``console_log``, devices given as XML strings (see
+    :func:`disk_xml`, :func:`interface_xml`) with explicit CCW addresses."""
+    cmdline = " ".join(p for p in (image.cmdline, cmdline_extra) if p)
+    balloon = ("<memballoon model='virtio'>%s</memballoon>" % ccw_address(balloon_devno)
+               if balloon_devno is not None else "<memballoon model='none'/>")
+    return """<domain type='qemu'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>{memory}</memory>
+  <vcpu>{vcpus}</vcpu>
+  <os>
+    <type arch='s390x' machine='s390-ccw-virtio'>hvm</type>
+    <kernel>{kernel}</kernel>
+    <initrd>{initrd}</initrd>
+    <cmdline>{cmdline}</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-s390x</emulator>
+    {devices}
+    <serial type='pty'>
+      <log file={log} append='on'/>
+      <target type='sclp-serial'/>
+    </serial>
+    {balloon}
+  </devices>
+</domain>
+""".format(name=escape(name), uuid=uuid or uuidlib.uuid4(), memory=memory_mib, vcpus=vcpus,
+           kernel=escape(image.kernel), initrd=escape(image.initrd), cmdline=escape(cmdline),
+           devices="\n    ".join(list(disks) + list(interfaces) + list(extra_devices)),
+           log=quoteattr(console_log), balloon=balloon)
+
+
+def create_disk(path, size="64M", fmt="qcow2"):
+    subprocess.run(["qemu-img", "create", "-q", "-f", fmt, path, size], check=True)
+    return path
+
+
+# --------------------------------------------------------------------------- guest console
+
+def parse_line(line):
+    """'TB CCW busid=0.0.0001 cutype=3832/02' -> {'kind': 'CCW', 'busid': '0.0.0001', ...}; None if not a TB line."""
+    line = line.strip()
+    if not line.startswith("TB "):
+        idx = line.find("TB ")   # tolerate console noise before the marker
+        if idx < 0:
+            return None
+        line = line[idx:]
+    words = line.split()
+    if len(words) < 2:
+        return None
+    rec = {"kind": words[1]}
+    for word in words[2:]:
+        key, sep, value = word.partition("=")
+        if sep:
+            rec[key] = value.strip('"')
+    return rec
+
+
+class ConsoleTimeout(AssertionError):
+    pass
+
+
+class GuestConsole:
+    """The guest's sclp console log (written by QEMU through libvirt's ``<log file=...>``)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def text(self):
+        try:
+            with open(self.path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def mark(self):
+        """The current end of the log: pass it as ``since`` to see only newer lines."""
+        try:
+            return os.path.getsize(self.path)
+        except FileNotFoundError:
+            return 0
+
+    def records(self, since=0, kind=None):
+        with_offsets = []
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(since)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        for raw in data.decode("utf-8", "replace").splitlines():
+            rec = parse_line(raw)
+            if rec is not None and (kind is None or rec["kind"] == kind):
+                with_offsets.append(rec)
+        return with_offsets
+
+    def wait(self, kind, timeout=60, since=0, **match):
+        """Wait until a ``TB <kind> ...`` line whose fields equal ``match`` appears after offset
+        ``since``; returns the parsed record. Raises ConsoleTimeout with the log's tail."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for rec in self.records(since, kind):
+                if all(rec.get(k) == str(v) for k, v in match.items()):
+                    return rec
+            if time.monotonic() > deadline:
+                tail = "\n".join(self.text().splitlines()[-25:])
+                raise ConsoleTimeout("no 'TB %s %s' on %s within %ss; last lines:\n%s" % (
+                    kind, " ".join("%s=%s" % kv for kv in sorted(match.items())), self.path, timeout, tail))
+            time.sleep(0.1)
+
+    def wait_line(self, text, timeout=60, since=0):
+        """Wait for any line containing ``text``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(since)
+                    for raw in f.read().decode("utf-8", "replace").splitlines():
+                        if text in raw:
+                            return raw
+            except FileNotFoundError:
+                pass
+            if time.monotonic() > deadline:
+                raise ConsoleTimeout("no line with %r on %s within %ss" % (text, self.path, timeout))
+            time.sleep(0.1)
+
+
+def wait_for_console(path, kind, timeout=60, since=0, **match):
+    """Functional form of :meth:`GuestConsole.wait`."""
+    return GuestConsole(path).wait(kind, timeout=timeout, since=since, **match)
+
+
+# --------------------------------------------------------------------------- domain events
+
+class DomainEvents:
+    """Collects device and lifecycle events of one connection; wait for them by domain name.
+
+    Needs the default event loop (``event_loop()``) registered before ``conn`` was opened
+    (LibvirtHost.conn()/open() do that)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.queue = queue.Queue()
+        self.seen = []
+        ids = []
+        ids.append(conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, self._added, None))
+        ids.append(conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._removed, None))
+        ids.append(conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, self._removal_failed, None))
+        ids.append(conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, None))
+        self.ids = ids
+
+    def _put(self, kind, dom, detail):
+        self.queue.put((time.monotonic(), kind, dom.name(), detail))
+
+    def _added(self, conn, dom, alias, opaque):
+        self._put("device-added", dom, alias)
+
+    def _removed(self, conn, dom, alias, opaque):
+        self._put("device-removed", dom, alias)
+
+    def _removal_failed(self, conn, dom, alias, opaque):
+        self._put("device-removal-failed", dom, alias)
+
+    def _lifecycle(self, conn, dom, event, detail, opaque):
+        self._put("lifecycle", dom, (event, detail))
+
+    def wait(self, kind, domain, detail=None, timeout=30, fail_on=("device-removal-failed",)):
+        """Wait for event ``kind`` on ``domain`` (and ``detail`` if given); returns (monotonic time, detail)."""
+        deadline = time.monotonic() + timeout
+        for when, k, name, det in self.seen:
+            if k == kind and name == domain and (detail is None or det == detail):
+                self.seen.remove((when, k, name, det))
+                return when, det
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s event for %s (%s) within %ss; other events: %s" % (
+                    kind, domain, detail, timeout, self.seen))
+            try:
+                when, k, name, det = self.queue.get(timeout=left)
+            except queue.Empty:
+                continue
+            if name == domain and k in fail_on and (detail is None or det == detail):
+                raise AssertionError("%s for %s: %s" % (k, domain, det))
+            if k == kind and name == domain and (detail is None or det == detail):
+                return when, det
+            self.seen.append((when, k, name, det))
+
+    def close(self):
+        for cb in self.ids:
+            try:
+                self.conn.domainEventDeregisterAny(cb)
+            except libvirt.libvirtError:
+                pass
+        self.ids = []
+
+
+# --------------------------------------------------------------------------- domains of a test
+
+class TestDomains:
+    """Defines and starts domains for a test; removes them from every host afterwards."""
+
+    __test__ = False
+
+    def __init__(self, hosts, image, workdir):
+        self.hosts = hosts
+        self.image = image
+        self.workdir = workdir
+        self.names = []
+
+    def start(self, host, name, disks=(), interfaces=(), **kw):
+        console = os.path.join(self.workdir, "%s.console.log" % name)
+        if os.path.exists(console):
+            os.unlink(console)
+        xml = domain_xml(name, self.image, console, disks=disks, interfaces=interfaces, **kw)
+        self._remove(name)
+        self.names.append(name)
+        conn = host.conn()
+        dom = conn.defineXML(xml)
+        started = time.monotonic()
+        dom.create()
+        return dom, GuestConsole(console), started
+
+    def _remove(self, name):
+        for host in self.hosts:
+            try:
+                dom = host.conn().lookupByName(name)
+            except libvirt.libvirtError:
+                continue
+            try:
+                if dom.isActive():
+                    dom.destroy()
+            except libvirt.libvirtError:
+                pass
+            try:
+                dom.undefine()
+            except libvirt.libvirtError:
+                pass
+
+    def cleanup(self):
+        for name in self.names:
+            self._remove(name)
+
+
+@pytest.fixture(scope="session")
+def testbed_workdir():
+    """$TB_CACHE/libvirt/images/pytest: console logs and disks of this session (emptied when a
+    session starts, kept afterwards for inspection). Same path on both hosts."""
+    workdir = os.path.join(IMAGE_DIR, "pytest")
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    return workdir
+
+
+@pytest.fixture
+def s390x_domains(libvirt_hosts, s390x_guest_image, testbed_workdir):
+    """Factory for guests on the test bed, removed from both hosts after the test."""
+    domains = TestDomains(libvirt_hosts, s390x_guest_image, testbed_workdir)
+    yield domains
+    domains.cleanup()
