@@ -30,6 +30,10 @@ options:
     type: list
     elements: str
     required: true
+  max_width:
+    description: Cut cells longer than this many characters (marked with C(...)); V(0) keeps them whole.
+    type: int
+    default: 72
 """
 
 EXAMPLES = r"""
@@ -63,11 +67,15 @@ def _cell(value):
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return ",".join(_cell(v) for v in value)
+        return ", ".join(_cell(v) for v in value)
     return str(value)
 
 
-def to_table(items, columns):
+def _fit(text, width):
+    return text if not width or len(text) <= width else text[:max(width - 3, 1)] + "..."
+
+
+def to_table(items, columns, max_width=72):
     if not isinstance(items, (list, tuple)):
         raise AnsibleFilterError("to_table expects a list of dictionaries, got %s" % type(items).__name__)
     if not columns:
@@ -77,7 +85,7 @@ def to_table(items, columns):
         key, _sep, title = str(column).partition("=")
         keys.append(key)
         titles.append(title or key.rsplit(".", 1)[-1])
-    rows = [[_cell(_lookup(item, key)) for key in keys] for item in items]
+    rows = [[_fit(_cell(_lookup(item, key)), max_width) for key in keys] for item in items]
     widths = [max([len(t)] + [len(r[i]) for r in rows]) for i, t in enumerate(titles)]
 
     def line(cells):

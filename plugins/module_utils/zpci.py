@@ -101,6 +101,7 @@ class ZpciDiscovery(object):
                 "iommu_group": _link_name(base + "iommu_group"),
                 "mio_enabled": {"1": True, "0": False}.get(read(base + "mio_enabled", "")),
             }
+            func["pci_id"] = "%04x:%04x" % (func["vendor"] or 0, func["device"] or 0)
             func["pft_name"] = PFT_NAMES.get(func["pft"]) if func["pft"] is not None else None
             func["netdevs"] = _listdir(base + "net")
             func["block_devices"] = self._nvme_namespaces(base)

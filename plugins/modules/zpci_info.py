@@ -122,6 +122,7 @@ functions:
     vfn: {description: "Virtual function number (0 for a physical function).", type: int, sample: 1}
     vendor: {description: "PCI vendor ID.", type: int, sample: 5555}
     device: {description: "PCI device ID.", type: int, sample: 4124}
+    pci_id: {description: "Vendor and device ID as lspci shows them.", type: str, sample: "15b3:101e"}
     class: {description: "PCI class code.", type: str, sample: "0x020000"}
     driver: {description: "Bound driver (mlx5_core, nvme, vfio-pci, ...) or null.", type: str, sample: mlx5_core}
     driver_override: {description: "driver_override, or null when unset.", type: str}

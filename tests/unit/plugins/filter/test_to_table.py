@@ -12,10 +12,16 @@ def test_table_columns_nested_keys_and_titles():
         ["bus_id", "online", "dasd.block_device=block", "host_use=why"])
     assert rows[0].split() == ["bus_id", "online", "block", "why"]
     assert set(rows[1]) <= {"-", " "}
-    assert rows[2].split() == ["0.0.0100", "yes", "dasda", "a,b"]
+    assert rows[2].split() == ["0.0.0100", "yes", "dasda", "a,", "b"]
     assert rows[3].split() == ["0.0.f500", "no", "-", "-"]
 
 
 def test_table_rejects_non_lists():
     with pytest.raises(AnsibleFilterError, match="list of dictionaries"):
         to_table("nope", ["a"])
+
+
+def test_long_cells_are_cut():
+    rows = to_table([{"a": "x" * 100}], ["a"], max_width=10)
+    assert rows[2] == "xxxxxxx..."
+    assert to_table([{"a": "x" * 100}], ["a"], max_width=0)[2] == "x" * 100
