@@ -11,7 +11,7 @@ mkdir -p "$out"
 tmpfs=$out/tmpfs
 mkdir -p "$tmpfs"
 if ! mountpoint -q "$tmpfs"; then
-    mount -t tmpfs -o size=6g tmpfs "$tmpfs"
+    mount -t tmpfs -o size=6g,nr_inodes=0 tmpfs "$tmpfs"  # hard links count as inodes on tmpfs
 fi
 big=$tmpfs/large_65536
 if [ ! -f "$big/.built" ]; then
