@@ -180,6 +180,15 @@ class HostUsage(object):
                 elif kind == "pci":
                     self._add(self.pci_reasons, owner, reason)
 
+    def probe_ccw_device(self, bus_id):
+        """Probe a DASD's disk and partitions for LVM labels (inactive volume groups)."""
+        base = "/sys/bus/ccw/devices/%s/block" % bus_id
+        names = []
+        for disk in self.fs.listdir(base):
+            names.append(disk)
+            names.extend(p for p in self.fs.listdir("%s/%s" % (base, disk)) if p.startswith(disk))
+        self.mark_labelled_pvs(names)
+
     def _collect_ipl(self):
         base = "/sys/firmware/ipl/"
         ipl_type = self.fs.read(base + "ipl_type", default="")

@@ -1,0 +1,407 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: vfio_ccw
+short_description: Prepare DASDs for pass-through with vfio_ccw mediated devices, persistently
+version_added: 0.1.0
+description:
+  - With O(state=present), hands CCW devices (DASDs) to the C(vfio_ccw) driver so a guest can use
+    them as pass-through devices. For each device it sets the device offline, sets
+    C(driver_override=vfio_ccw) on its subchannel, unbinds the subchannel from C(io_subchannel),
+    probes it (C(vfio_ccw) binds) and creates a C(vfio_ccw-io) mediated device (mdev) with a stable
+    UUID. It returns the map bus ID -> subchannel -> mdev UUID and the libvirt C(<hostdev>) for each.
+  - With O(state=absent), removes the mdev, restores C(io_subchannel) and sets the device online again
+    (O(online)).
+  - Persistence (O(persist=true)) writes the files the standard tools keep and apply at boot
+    (a driverctl override C(/etc/driverctl.d/css-<subchannel>) and an mdevctl definition
+    C(/etc/mdevctl.d/<subchannel>/<uuid>) with C(start=auto)); the C(kvm_host) role installs
+    driverctl and mdevctl. These are written as files rather than through the tools so that
+    check mode, diff mode and re-runs see exactly what is persisted.
+  - Refuses, before changing anything, devices the host uses (mounted, swap, LVM physical volume,
+    device-mapper, IPL device), QDIO devices (OSA, HiperSockets, FCP) which vfio_ccw cannot drive,
+    devices used by a running guest (as a disk, or whose mdev a running guest uses), unknown bus IDs,
+    and devices on the C(cio_ignore) list unless O(free_ignored=true).
+  - Each device's change is computed from its current state, so a run can start from any
+    intermediate state. When a device of a batch fails, the devices already changed in this run are
+    returned to the state they had before it. A lock per subchannel keeps concurrent runs apart.
+author:
+  - s390x.kvm developers (@s390x-kvm)
+extends_documentation_fragment:
+  - s390x.kvm.host_root
+options:
+  devices:
+    description:
+      - CCW devices to prepare or release; bus IDs (V(0.0.0104)), device numbers (V(0x104)) or ranges
+        (V(0.0.0200-0.0.02ff)).
+      - A single ID must name an existing device. A range selects the devices that exist in it and
+        must select at least one.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - V(present) binds to vfio_ccw with an mdev; V(absent) restores io_subchannel.
+    type: str
+    choices: [present, absent]
+    default: present
+  uuids:
+    description:
+      - mdev UUIDs to use, by bus ID. Devices not listed get a UUID derived from the host's
+        C(/etc/machine-id) and the bus ID, so re-runs and re-creations on the same host agree.
+      - With O(state=present), an existing mdev with another UUID is kept when no UUID is given for
+        the device, and replaced (if no guest uses it) when one is.
+    type: dict
+    default: {}
+  persist:
+    description:
+      - Make the binding and the mdev survive reboots (driverctl override + mdevctl definition);
+        V(false) removes such files for the devices.
+    type: bool
+    default: true
+  autostart:
+    description:
+      - Start the persistent mdev at boot (mdevctl C(start=auto)).
+    type: bool
+    default: true
+  online:
+    description:
+      - With O(state=absent), set the devices online after io_subchannel has bound (V(true)), leave them
+        offline (V(false)).
+    type: bool
+    default: true
+  free_ignored:
+    description:
+      - Free devices on the C(cio_ignore) list (C(free <id>) to C(/proc/cio_ignore), then settle) before
+        preparing them. Without it such devices are refused.
+    type: bool
+    default: false
+  allow_non_dasd:
+    description:
+      - vfio_ccw is supported for ECKD DASD. Allow other non-QDIO I/O devices (for example the
+        virtio-blk CCW devices of an emulated host). QDIO devices are always refused.
+    type: bool
+    default: false
+  settle_timeout:
+    description:
+      - Seconds to wait for each kernel reaction (driver bound, mdev created, CCW device registered again
+        after io_subchannel binds, online possible).
+    type: float
+    default: 15
+  lock_timeout:
+    description:
+      - Seconds to wait for a device locked by another run.
+    type: float
+    default: 60
+attributes:
+  check_mode:
+    support: full
+    description: Reports the steps each device would take; changes nothing.
+  diff_mode:
+    support: full
+    description: Before and after state (driver, driver_override, online, mdevs, persistence) per device.
+  idempotent:
+    support: full
+    description: A second run with the same options reports C(changed=false).
+requirements:
+  - Linux on IBM Z with the C(vfio_ccw) module loaded (C(modprobe vfio_ccw)).
+notes:
+  - vfio_ccw gives a guest one subchannel per mdev; the guest sees the device under the devno of the
+    C(<address>) in its C(<hostdev>) (RV(devices[].hostdev_xml) uses the host's devno).
+  - Live migration needs the hostdev detached first (the migrate module does that).
+seealso:
+  - module: s390x.kvm.ccw_info
+  - name: Linux kernel documentation, vfio-ccw
+    description: The kernel interface this module drives.
+    link: https://docs.kernel.org/arch/s390/vfio-ccw.html
+  - name: IBM KVM on Z, setting up a DASD for pass-through
+    description: The manual procedure (lscss, driverctl, mdev create) this module automates.
+    link: https://www.ibm.com/docs/en/linux-on-systems?topic=vfio-ccw-devices
+"""
+
+EXAMPLES = r"""
+- name: Hand three DASDs to vfio_ccw, persistently
+  s390x.kvm.vfio_ccw:
+    devices:
+      - 0.0.0104-0.0.0106
+  register: prepared
+
+- name: The mdev UUID of each DASD
+  ansible.builtin.debug:
+    msg: "{{ prepared.map }}"
+
+- name: With chosen UUIDs
+  s390x.kvm.vfio_ccw:
+    devices: [0.0.2b09]
+    uuids:
+      0.0.2b09: 7e270a25-e163-4922-af60-757fc8ed48c6
+
+- name: Give the DASDs back to the host and set them online
+  s390x.kvm.vfio_ccw:
+    devices: [0.0.0104-0.0.0106]
+    state: absent
+"""
+
+RETURN = r"""
+map:
+  description: Bus ID -> subchannel and mdev UUID of each device (after the run).
+  returned: always
+  type: dict
+  sample: {"0.0.0104": {"subchannel": "0.0.0004", "uuid": "3d2f4c8a-1b6e-4e0a-9f5d-0c7a2b3e4f51"}}
+devices:
+  description: Per device, what was (or in check mode would be) done.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    bus_id: {description: "Device bus ID.", type: str}
+    subchannel: {description: "Subchannel ID.", type: str}
+    uuid: {description: "mdev UUID (present), or null.", type: str}
+    changed: {description: "Whether anything changed for the device.", type: bool}
+    steps: {description: "What was done, in order.", type: list, elements: str}
+    hostdev_xml: {description: "libvirt <hostdev> for the mdev (present).", type: str}
+    before: {description: "State before.", type: dict}
+    after: {description: "State after.", type: dict}
+rolled_back:
+  description: On failure, the devices that were returned to their previous state.
+  returned: on failure
+  type: list
+  elements: str
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, format_key, normalize, parse_range
+from ansible_collections.s390x.kvm.plugins.module_utils.ccw import device_kind
+from ansible_collections.s390x.kvm.plugins.module_utils.common import HOST_ROOT_SPEC, open_host
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
+from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
+from ansible_collections.s390x.kvm.plugins.module_utils.vfio import (
+    DeviceLock, VfioError, derive_mdev_uuid, normalize_uuid)
+from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ccw import (
+    IO_SUBCHANNEL, VFIO_CCW, VfioCcw, guest_users_of, hostdev_xml)
+
+
+def select_devices(vfio, specs, free_ignored):
+    """Expand IDs and ranges to existing devices: [(bus_id, subchannel or None if cio_ignored)]."""
+    selected, refusals = [], []
+    for spec in specs:
+        first, last = parse_range(spec)
+        if first == last:
+            bus_id = format_key(first)
+            sch = vfio.subchannel_of(bus_id)
+            if sch is None:
+                if vfio.cio_ignored(bus_id):
+                    if free_ignored:
+                        selected.append((bus_id, None))
+                    else:
+                        refusals.append("%s: on the cio_ignore list; set free_ignored: true to free it first" % bus_id)
+                else:
+                    refusals.append("%s: no such CCW device on this host (no subchannel names it)" % bus_id)
+            else:
+                selected.append((bus_id, sch))
+            continue
+        found = []
+        for key in range(first, last + 1):
+            bus_id = format_key(key)
+            sch = vfio.subchannel_of(bus_id)
+            if sch is not None:
+                found.append((bus_id, sch))
+            elif free_ignored and vfio.cio_ignored(bus_id):
+                found.append((bus_id, None))
+        if not found:
+            refusals.append("%s: the range selects no existing CCW device" % spec)
+        selected.extend(found)
+    seen, unique = set(), []
+    for item in selected:
+        if item[0] not in seen:
+            seen.add(item[0])
+            unique.append(item)
+    return unique, refusals
+
+
+def preflight(module, fs, vfio, usage, selected, uuids):
+    """Refusals for the whole batch, before anything changes; returns (states, targets, refusals)."""
+    params = module.params
+    states, targets, refusals = {}, {}, []
+    for bus_id, sch in selected:
+        if sch is None:
+            continue  # cio_ignored and to be freed: checked again after freeing
+        s = vfio.state(bus_id, sch)
+        states[bus_id] = s
+        sch_type = fs.read("/sys/bus/css/devices/%s/type" % sch, default="0")
+        if sch_type != "0":
+            refusals.append("%s: subchannel %s is not an I/O subchannel (type %s)" % (bus_id, sch, sch_type))
+            continue
+        if s.cutype.startswith("1731/"):
+            refusals.append("%s: a QDIO device (%s, control unit %s); vfio_ccw cannot drive QDIO subchannels"
+                            % (bus_id, "FCP" if s.cutype.startswith("1731/03") else "OSA/HiperSockets", s.cutype))
+            continue
+        if s.registered and s.driver != VFIO_CCW:
+            kind = device_kind(fs.link_name("/sys/bus/ccw/devices/%s/driver" % bus_id), s.cutype)
+            if kind != "dasd" and not params["allow_non_dasd"]:
+                refusals.append("%s: a %s device (control unit %s), not a DASD; vfio_ccw supports ECKD DASD "
+                                "(set allow_non_dasd: true for other non-QDIO devices)" % (bus_id, kind, s.cutype))
+                continue
+        usage.probe_ccw_device(bus_id)
+        host_use = usage.for_ccw(bus_id)
+        if host_use:
+            refusals.append("%s: used by the host: %s" % (bus_id, "; ".join(host_use)))
+            continue
+        running = [u for u in guest_users_of(fs, usage, bus_id, s.mdevs) if u["running"]]
+        wanted = uuids.get(bus_id)
+        if params["state"] == "present":
+            target_uuid = wanted or (s.mdevs[0] if s.mdevs else derive_mdev_uuid(fs, bus_id))
+            # A running guest may keep using the mdev we keep; anything else it uses is refused.
+            blocking = [u for u in running if u["via"] != "mdev %s" % target_uuid]
+            targets[bus_id] = {"driver": VFIO_CCW, "mdev": target_uuid, "persist": params["persist"],
+                               "autostart": params["autostart"]}
+        else:
+            blocking = running
+            targets[bus_id] = {"driver": IO_SUBCHANNEL, "mdev": None, "online": params["online"], "persist": False}
+        if blocking:
+            refusals.append("%s: used by running guest %s" % (
+                bus_id, ", ".join("%s (%s)" % (u["guest"], u["via"]) for u in blocking)))
+    return states, targets, refusals
+
+
+def run(module):
+    params = module.params
+    try:
+        uuids = dict((normalize(k), normalize_uuid(v)) for k, v in (params["uuids"] or {}).items())
+    except (BusIdError, VfioError) as err:
+        module.fail_json(msg="uuids: %s" % err)
+    fs = open_host(module)
+    if not fs.isdir("/sys/bus/css"):
+        module.fail_json(msg="not an IBM Z (s390x) host: %s/sys/bus/css does not exist" % params["host_root"].rstrip("/"))
+    vfio = VfioCcw(fs, settle_timeout=params["settle_timeout"])
+    try:
+        selected, refusals = select_devices(vfio, params["devices"], params["free_ignored"])
+    except BusIdError as err:
+        module.fail_json(msg="devices: %s" % err)
+    usage = HostUsage(fs)
+    states, targets, more = preflight(module, fs, vfio, usage, selected, uuids)
+    refusals.extend(more)
+    if refusals:
+        module.fail_json(msg="refusing to change anything: " + " | ".join(refusals), refusals=refusals)
+
+    # Devices on cio_ignore: free them (real run) and re-check them like the others.
+    ignored = [bus_id for bus_id, sch in selected if sch is None]
+    freed = []
+    if ignored and not module.check_mode:
+        for bus_id in ignored:
+            vfio.free_from_cio_ignore(bus_id)
+            freed.append(bus_id)
+        again = [(b, vfio.subchannel_of(b)) for b in ignored]
+        missing = [b for b, sch in again if sch is None]
+        if missing:
+            module.fail_json(msg="freed from cio_ignore but no device appeared: %s" % ", ".join(missing), freed=freed)
+        s2, t2, refusals = preflight(module, fs, vfio, usage, again, uuids)
+        if refusals:
+            module.fail_json(msg="refusing after freeing from cio_ignore: " + " | ".join(refusals), freed=freed)
+        states.update(s2)
+        targets.update(t2)
+
+    order = [bus_id for bus_id, sch in selected if bus_id in states]
+    results, changed_any, rolled_back = [], bool(freed), []
+    before = dict((b, states[b].as_dict()) for b in order)
+    snapshots = dict((b, vfio.state(b, states[b].subchannel)) for b in order)
+    locks = [DeviceLock(fs, "css-" + states[b].subchannel, params["lock_timeout"]) for b in sorted(order)]
+    if module.check_mode:
+        locks = []
+    held = []
+    try:
+        for lock in locks:
+            lock.__enter__()
+            held.append(lock)
+        touched = []
+        for bus_id in order:
+            s, target = states[bus_id], targets[bus_id]
+            if not module.check_mode:
+                s = states[bus_id] = vfio.state(bus_id, s.subchannel)  # re-read under the lock
+            steps = [text for _key, text in vfio.plan(s, target)]
+            if steps and not module.check_mode:
+                touched.append(bus_id)
+                try:
+                    vfio.apply(s, target)
+                except (VfioError, HostAccessError) as err:
+                    for done in reversed(touched):
+                        try:
+                            current = vfio.state(done, states[done].subchannel)
+                            vfio.apply(current, vfio.rollback_target(snapshots[done]))
+                            rolled_back.append(done)
+                        except (VfioError, HostAccessError) as rollback_err:
+                            module.warn("roll-back of %s failed: %s" % (done, rollback_err))
+                    module.fail_json(msg="%s: %s; %s" % (bus_id, err, "rolled back: %s" % ", ".join(rolled_back)
+                                                          if rolled_back else "nothing to roll back"),
+                                     rolled_back=rolled_back, failed_device=bus_id)
+            changed_any = changed_any or bool(steps)
+            after = predicted_after(s, target, steps) if module.check_mode else vfio.state(bus_id, s.subchannel).as_dict()
+            entry = {"bus_id": bus_id, "subchannel": s.subchannel, "changed": bool(steps), "steps": steps,
+                     "uuid": target["mdev"], "before": before[bus_id], "after": after}
+            if target["mdev"]:
+                entry["hostdev_xml"] = hostdev_xml(target["mdev"], int(bus_id.rsplit(".", 1)[1], 16))
+            results.append(entry)
+    finally:
+        for lock in reversed(held):
+            lock.__exit__(None, None, None)
+    result = dict(changed=changed_any, devices=results,
+                  map=dict((r["bus_id"], {"subchannel": r["subchannel"], "uuid": r["uuid"]}) for r in results))
+    if freed:
+        result["freed_from_cio_ignore"] = freed
+    if module._diff:
+        result["diff"] = {
+            "before": dict((r["bus_id"], r["before"]) for r in results if r["changed"]),
+            "after": dict((r["bus_id"], r["after"]) for r in results if r["changed"]),
+        }
+    return result
+
+
+def predicted_after(s, target, steps):
+    after = s.as_dict()
+    if not steps:
+        return after
+    after["driver"] = target["driver"]
+    if target["driver"] == VFIO_CCW:
+        after.update(driver_override=VFIO_CCW, online=None, mdevs=[target["mdev"]])
+        after["persistent_override"] = VFIO_CCW if target.get("persist") else None
+        after["persistent_mdevs"] = [target["mdev"]] if target.get("persist") else []
+    else:
+        after.update(driver_override=None, mdevs=[], persistent_override=None, persistent_mdevs=[])
+        after["online"] = target.get("online") if target.get("online") is not None else after["online"]
+    return after
+
+
+def main():
+    argument_spec = dict(
+        devices=dict(type="list", elements="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        uuids=dict(type="dict", default={}),
+        persist=dict(type="bool", default=True),
+        autostart=dict(type="bool", default=True),
+        online=dict(type="bool", default=True),
+        free_ignored=dict(type="bool", default=False),
+        allow_non_dasd=dict(type="bool", default=False),
+        settle_timeout=dict(type="float", default=15.0),
+        lock_timeout=dict(type="float", default=60.0),
+    )
+    argument_spec.update(HOST_ROOT_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = run(module)
+    except (VfioError, HostAccessError) as err:
+        module.fail_json(msg=str(err), exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
