@@ -1,0 +1,777 @@
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Semantic comparison of libvirt domain XML (desired against what libvirt stores).
+
+libvirt rewrites a domain definition when it stores it: it fills in defaults (``<clock>``,
+``on_*``, ``currentMemory``, ``<emulator>``, ``<panic model='s390'/>``, ``<audio type='none'/>``,
+``<memballoon>``, ``<controller type='pci' model='pci-root'/>``), expands the machine alias
+(``s390-ccw-virtio`` -> ``s390-ccw-virtio-7.2``), converts memory to KiB, turns a bare pty
+``<console>`` into an SCLP ``<serial>`` plus a console pointing at it, assigns MAC addresses and
+CCW device numbers, sorts devices by kind and, in live XML, adds aliases, pty paths and tap names.
+
+A byte comparison therefore reports changes that are not there (the complaint against
+community.libvirt's ``virt``). Here the stored XML is *projected* onto the desired XML: the
+projection keeps, from the stored side, exactly the parts the desired XML mentions (attributes,
+text, child elements matched by identity) plus the parts a user can remove (devices, and a known
+list of user-only elements and attributes). The domain is unchanged exactly when the projection
+serialises to the same text as the desired XML, and the unified diff of the two is a readable,
+minimal ``--diff``. Values libvirt generated and the desired XML leaves open (MACs, CCW device
+numbers, the UUID) are carried over on a re-define so they stay stable (:func:`carry_over`).
+
+Only the standard library is used, so this runs on the managed host (Python 3.9+) and on the
+controller (the role's filters use :func:`device_key`).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import difflib
+import re
+import xml.etree.ElementTree as ET
+
+# --------------------------------------------------------------------------------------------
+# Parsing and serialising
+# --------------------------------------------------------------------------------------------
+
+
+class DomainXMLError(ValueError):
+    """The XML is not a usable domain definition."""
+
+
+def parse(xml_text):
+    """Parse domain XML text into an Element (``<domain>``), raising DomainXMLError."""
+    if isinstance(xml_text, ET.Element):
+        return xml_text
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError as exc:
+        raise DomainXMLError("the domain XML does not parse: %s" % exc)
+    if root.tag != "domain":
+        raise DomainXMLError("the root element is <%s>, expected <domain>" % root.tag)
+    return root
+
+
+def _escape_attr(value):
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("'", "&apos;").replace('"', "&quot;"))
+
+
+def _escape_text(value):
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_text(element, indent=0):
+    """Deterministic pretty serialisation (2-space indent, attributes in element order)."""
+    pad = "  " * indent
+    attrs = "".join(" %s='%s'" % (k, _escape_attr(v)) for k, v in element.attrib.items())
+    text = (element.text or "").strip()
+    children = list(element)
+    if not children and not text:
+        return "%s<%s%s/>\n" % (pad, element.tag, attrs)
+    if not children:
+        return "%s<%s%s>%s</%s>\n" % (pad, element.tag, attrs, _escape_text(text), element.tag)
+    out = ["%s<%s%s>\n" % (pad, element.tag, attrs)]
+    if text:
+        out.append("%s  %s\n" % (pad, _escape_text(text)))
+    for child in children:
+        out.append(to_text(child, indent + 1))
+    out.append("%s</%s>\n" % (pad, element.tag))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Normalisation (applied to both sides)
+# --------------------------------------------------------------------------------------------
+
+_UNIT_FACTORS = {
+    "b": 1, "bytes": 1,
+    "kb": 1000, "k": 1024, "kib": 1024,
+    "mb": 1000 ** 2, "m": 1024 ** 2, "mib": 1024 ** 2,
+    "gb": 1000 ** 3, "g": 1024 ** 3, "gib": 1024 ** 3,
+    "tb": 1000 ** 4, "t": 1024 ** 4, "tib": 1024 ** 4,
+}
+
+# Formats of numeric address attributes as libvirt writes them back.
+_ADDRESS_FORMATS = {
+    "ccw": {"cssid": "0x%02x", "ssid": "0x%x", "devno": "0x%04x"},
+    "pci": {"domain": "0x%04x", "bus": "0x%02x", "slot": "0x%02x", "function": "0x%x"},
+    "drive": {"controller": "%d", "bus": "%d", "target": "%d", "unit": "%d"},
+}
+_ZPCI_FORMATS = {"uid": "0x%04x", "fid": "0x%08x"}
+_SOURCE_PCI_FORMATS = _ADDRESS_FORMATS["pci"]
+
+_LIVE_ONLY_ATTRS = {"domain": ("id",), "console": ("tty",)}
+
+
+def to_kib(value, unit="KiB"):
+    """Convert a libvirt memory quantity to KiB (int); ValueError on a bad value or unit."""
+    factor = _UNIT_FACTORS.get((unit or "KiB").lower())
+    if factor is None:
+        raise ValueError("unknown memory unit %r" % unit)
+    return (int(str(value).strip()) * factor + 1023) // 1024
+
+
+def _int_or_none(value):
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return int(value, 0)
+    except ValueError:
+        try:
+            return int(value, 10)
+        except ValueError:
+            return None
+
+
+def _format_numbers(element, formats):
+    for name, fmt in formats.items():
+        number = _int_or_none(element.get(name))
+        if number is not None:
+            element.set(name, fmt % number)
+
+
+def _normalize_memory(element):
+    unit = element.get("unit", "KiB")
+    try:
+        kib = to_kib(element.text or "", unit)
+    except ValueError:
+        return
+    element.text = str(kib)
+    element.set("unit", "KiB")
+
+
+def normalize(root, canonical_console=True):
+    """Return a normalised deep copy of a ``<domain>`` Element.
+
+    Memory in KiB, numeric address attributes in libvirt's hex format, MACs in lower case,
+    whitespace-only text dropped, live-only attributes (``domain@id``, ``console@tty``) removed,
+    and (``canonical_console``) a bare pty ``<console>`` without a ``<serial>`` expanded into
+    the SCLP serial + console pair libvirt stores on s390x.
+    """
+    root = copy.deepcopy(parse(root))
+    for element in root.iter():
+        if element.text is not None and not element.text.strip():
+            element.text = None
+        element.tail = None
+        for attr in _LIVE_ONLY_ATTRS.get(element.tag, ()):
+            element.attrib.pop(attr, None)
+    for tag in ("memory", "currentMemory", "maxMemory"):
+        found = root.find(tag)
+        if found is not None:
+            _normalize_memory(found)
+    for memdev in root.findall("./devices/memory/target/size"):
+        _normalize_memory(memdev)
+    for address in root.iter("address"):
+        _format_numbers(address, _ADDRESS_FORMATS.get(address.get("type"), {}))
+        for zpci in address.findall("zpci"):
+            _format_numbers(zpci, _ZPCI_FORMATS)
+    for source_address in root.findall("./devices/hostdev/source/address"):
+        if source_address.get("uuid"):
+            source_address.set("uuid", source_address.get("uuid").lower())
+        elif source_address.get("slot") is not None:
+            _format_numbers(source_address, _SOURCE_PCI_FORMATS)
+    for mac in root.findall("./devices/interface/mac"):
+        if mac.get("address"):
+            mac.set("address", mac.get("address").lower())
+    if canonical_console:
+        _canonical_console(root)
+    return root
+
+
+def _canonical_console(root):
+    """A pty console with no serial becomes serial(sclp-serial) + console(serial), as libvirt does."""
+    arch_el = root.find("./os/type")
+    if arch_el is not None and arch_el.get("arch") not in (None, "s390x"):
+        return
+    devices = root.find("devices")
+    if devices is None or devices.find("serial") is not None:
+        return
+    consoles = devices.findall("console")
+    if not consoles:
+        return
+    first = consoles[0]
+    target = first.find("target")
+    if target is not None and target.get("type") not in (None, "serial"):
+        return        # sclp / sclplm / virtio consoles are stored as they are
+    serial = ET.Element("serial", dict(first.attrib))
+    for child in first:
+        if child.tag != "target":
+            serial.append(copy.deepcopy(child))
+    port = target.get("port", "0") if target is not None else "0"
+    serial_target = ET.SubElement(serial, "target", {"type": "sclp-serial", "port": port})
+    ET.SubElement(serial_target, "model", {"name": "sclpconsole"})
+    if target is None:
+        target = ET.SubElement(first, "target")
+    target.set("type", "serial")
+    target.set("port", port)
+    devices.insert(list(devices).index(first), serial)
+
+
+def clean_live(element):
+    """Deep copy of a stored element without live-only noise, for showing it in a diff."""
+    element = copy.deepcopy(element)
+    for parent in element.iter():
+        for child in list(parent):
+            if child.tag == "alias" and not (child.get("name") or "").startswith("ua-"):
+                parent.remove(child)
+            elif child.tag == "backingStore" and not list(child):
+                parent.remove(child)
+            elif parent.tag == "interface" and child.tag == "target" and set(child.attrib) <= {"dev", "managed"}:
+                parent.remove(child)
+        if parent.tag == "source":
+            parent.attrib.pop("index", None)
+    return element
+
+
+# --------------------------------------------------------------------------------------------
+# Device identity
+# --------------------------------------------------------------------------------------------
+
+def _ccw_devno(element):
+    address = element.find("address")
+    if address is not None and address.get("type") == "ccw":
+        return "%s.%s.%s" % (address.get("cssid"), address.get("ssid"), address.get("devno"))
+    return None
+
+
+def identity_key(element):
+    """Strong identity of a device element, or None when it has none of its own."""
+    tag = element.tag
+    if tag == "disk":
+        target = element.find("target")
+        return target.get("dev") if target is not None else None
+    if tag == "filesystem":
+        target = element.find("target")
+        return target.get("dir") if target is not None else None
+    if tag == "interface":
+        mac = element.find("mac")
+        return mac.get("address") if mac is not None else None
+    if tag == "hostdev":
+        address = element.find("./source/address")
+        adapter = element.find("./source/adapter")
+        if address is not None and address.get("uuid"):
+            return "mdev:" + address.get("uuid")
+        if address is not None and adapter is not None:
+            return "scsi:%s:%s:%s:%s" % (adapter.get("name"), address.get("bus"), address.get("target"),
+                                         address.get("unit"))
+        if address is not None:
+            return "pci:%s:%s:%s.%s" % tuple(address.get(k) for k in ("domain", "bus", "slot", "function"))
+        return None
+    if tag == "controller":
+        return "%s:%s" % (element.get("type"), element.get("index", "0"))
+    if tag in ("serial", "console", "channel", "parallel"):
+        target = element.find("target")
+        return "port:%s" % (target.get("port", "0") if target is not None else "0")
+    if tag == "graphics":
+        return element.get("type")
+    return None
+
+
+def address_key(element):
+    """The device's bus address (CCW devno, zPCI uid or drive address), or None."""
+    address = element.find("address")
+    if address is None:
+        return None
+    kind = address.get("type")
+    if kind == "ccw":
+        return "ccw:" + _ccw_devno(element)
+    if kind == "pci":
+        zpci = address.find("zpci")
+        if zpci is not None and zpci.get("uid"):
+            return "zpci:" + zpci.get("uid")
+    if kind == "drive":
+        return "drive:%s:%s:%s:%s" % tuple(address.get(k) for k in ("controller", "bus", "target", "unit"))
+    return None
+
+
+def device_key(element):
+    """A human-readable key naming a device (used in diffs, change lists and devno pinning)."""
+    key = identity_key(element) or address_key(element)
+    return "%s[%s]" % (element.tag, key) if key else element.tag
+
+
+def match_devices(desired, actual):
+    """Pair desired devices with stored ones.
+
+    Passes: strong identity (disk target, filesystem tag, MAC, hostdev source, controller type
+    and index, console port), then bus address, then the n-th unmatched device of the same kind.
+    Returns (pairs [(d, a)], unmatched_desired, unmatched_actual).
+    """
+    free = list(actual)
+    pairs = {}
+    for key_fn in (identity_key, address_key, None):
+        for index, d_el in enumerate(desired):
+            if index in pairs:
+                continue
+            d_key = key_fn(d_el) if key_fn else None
+            if key_fn and d_key is None:
+                continue
+            for a_el in free:
+                if a_el.tag != d_el.tag:
+                    continue
+                if key_fn and key_fn(a_el) != d_key:
+                    continue
+                if not key_fn and identity_key(a_el) is not None and identity_key(d_el) is not None:
+                    continue   # both have identities and they differ: different devices
+                pairs[index] = a_el
+                free.remove(a_el)
+                break
+    matched = [(d_el, pairs[i]) for i, d_el in enumerate(desired) if i in pairs]
+    unmatched = [d_el for i, d_el in enumerate(desired) if i not in pairs]
+    return matched, unmatched, free
+
+
+# --------------------------------------------------------------------------------------------
+# Projection and comparison
+# --------------------------------------------------------------------------------------------
+
+# Elements libvirt never adds on its own: when stored but not desired, the user removed them.
+_REMOVABLE_CHILDREN = {
+    "domain": {"memoryBacking", "iothreads", "iothreadids", "cputune", "numatune", "blkiotune", "memtune",
+               "description", "title", "keywrap", "sysinfo", "vcpus", "maxMemory", "launchSecurity",
+               "genid", "perf", "idmap", "throttlegroups"},
+    "os": {"kernel", "initrd", "cmdline", "dtb", "loader", "nvram", "acpi"},
+    "cpu": {"feature", "topology", "numa", "cache"},
+    "memoryBacking": {"hugepages", "nosharepages", "locked", "source", "access", "allocation", "discard"},
+    "device": {"boot", "readonly", "shareable", "transient", "serial", "wwn", "vendor", "product", "iotune",
+               "blockio", "geometry", "encryption", "bandwidth", "vlan", "virtualport", "rom", "link", "mtu",
+               "filterref", "tune", "coalesce", "teaming", "backend", "rate", "binary", "idmap", "loadparm"},
+}
+# Attributes libvirt never adds on its own, per element.
+_REMOVABLE_ATTRS = {
+    "driver": {"cache", "io", "iothread", "discard", "detect_zeroes", "queues", "error_policy",
+               "rerror_policy", "copy_on_read", "queue_size", "iommu", "ats", "packed"},
+    "source": {"startupPolicy"},
+    "interface": {"trustGuestRxFilters"},
+    "boot": {"loadparm"},
+}
+# Attributes whose value the stored XML hides (or that are compared loosely).
+_HIDDEN_ATTRS = {"graphics": {"passwd"}}
+
+_MACHINE_VERSION = re.compile(r"^(?P<base>.+?)-\d+(\.\d+)*$")
+
+
+def _equivalent_attr(tag, name, d_value, a_value):
+    if d_value == a_value:
+        return True
+    if tag == "type" and name == "machine" and a_value:
+        # An alias (s390-ccw-virtio) matches the versioned machine libvirt stores for it.
+        match = _MACHINE_VERSION.match(a_value)
+        return bool(match) and match.group("base") == d_value and not _MACHINE_VERSION.match(d_value)
+    return False
+
+
+def _auto_added(a_el, desired_devices, actual_devices):
+    """Devices libvirt adds by itself when the desired XML does not name them."""
+    tag = a_el.tag
+    d_tags = set(el.tag for el in desired_devices)
+    if tag in ("emulator",):
+        return True
+    if tag == "audio" and a_el.get("type") == "none":
+        return True
+    if tag == "panic" and a_el.get("model") in ("s390", None):
+        return "panic" not in d_tags
+    if tag == "memballoon":
+        return "memballoon" not in d_tags
+    if tag == "video":
+        return "video" not in d_tags and "graphics" in d_tags
+    if tag == "console":
+        return "console" not in d_tags and "serial" in d_tags
+    if tag == "controller":
+        kind, index = a_el.get("type"), a_el.get("index", "0")
+        if kind == "pci" and a_el.get("model") == "pci-root":
+            return True
+        for other in actual_devices:
+            address = other.find("address")
+            if address is None:
+                continue
+            if kind == "scsi" and address.get("type") == "drive" and address.get("controller", "0") == index:
+                return True
+            if kind == "virtio-serial" and address.get("type") == "virtio-serial" and \
+                    address.get("controller", "0") == index:
+                return True
+    return False
+
+
+class Projection(object):
+    """Projects stored XML onto desired XML; collects field-level changes."""
+
+    def __init__(self):
+        self.changes = []
+
+    def _note(self, path, before, after):
+        self.changes.append({"path": path, "before": before, "after": after})
+
+    def project(self, d_el, a_el, path, removable_key):
+        out = ET.Element(d_el.tag)
+        hidden = _HIDDEN_ATTRS.get(d_el.tag, set())
+        for name, d_value in d_el.attrib.items():
+            a_value = a_el.get(name)
+            if name in hidden:
+                out.set(name, d_value)
+            elif a_value is None:
+                self._note("%s/@%s" % (path, name), None, d_value)
+            elif _equivalent_attr(d_el.tag, name, d_value, a_value):
+                out.set(name, d_value)
+            else:
+                out.set(name, a_value)
+                self._note("%s/@%s" % (path, name), a_value, d_value)
+        for name in sorted(_REMOVABLE_ATTRS.get(d_el.tag, set())):
+            if name not in d_el.attrib and a_el.get(name) is not None:
+                out.set(name, a_el.get(name))
+                self._note("%s/@%s" % (path, name), a_el.get(name), None)
+        d_text = (d_el.text or "").strip()
+        a_text = (a_el.text or "").strip()
+        if d_text:
+            out.text = a_text or None
+            if a_text != d_text:
+                self._note(path + "/text()", a_text or None, d_text)
+        if d_el.tag == "devices":
+            self._project_devices(d_el, a_el, out, path)
+        else:
+            self._project_children(d_el, a_el, out, path, removable_key)
+        return out
+
+    def _project_children(self, d_el, a_el, out, path, removable_key):
+        seen = {}
+        a_by_tag = {}
+        for child in a_el:
+            a_by_tag.setdefault(child.tag, []).append(child)
+        for d_child in d_el:
+            n = seen.get(d_child.tag, 0)
+            seen[d_child.tag] = n + 1
+            candidates = a_by_tag.get(d_child.tag, [])
+            label = d_child.tag if n == 0 else "%s[%d]" % (d_child.tag, n + 1)
+            child_path = "%s/%s" % (path, label)
+            if n < len(candidates):
+                out.append(self.project(d_child, candidates[n], child_path, d_child.tag))
+            else:
+                self._note(child_path, None, "added")
+        removable = _REMOVABLE_CHILDREN.get(removable_key, set())
+        for tag, candidates in a_by_tag.items():
+            extra = candidates[seen.get(tag, 0):]
+            if tag in removable:
+                for a_child in extra:
+                    out.append(clean_live(a_child))
+                    self._note("%s/%s" % (path, tag), "present", None)
+
+    def _project_devices(self, d_el, a_el, out, path):
+        d_devices, a_devices = list(d_el), list(a_el)
+        matched, _unmatched, extra = match_devices(d_devices, a_devices)
+        by_desired = dict((id(d), a) for d, a in matched)
+        for d_dev in d_devices:
+            label = "%s/%s" % (path, device_key(d_dev))
+            a_dev = by_desired.get(id(d_dev))
+            if a_dev is None:
+                self._note(label, None, "added")
+                continue
+            out.append(self.project(d_dev, a_dev, label, "device"))
+        for a_dev in extra:
+            if _auto_added(a_dev, d_devices, a_devices):
+                continue
+            out.append(clean_live(a_dev))
+            self._note("%s/%s" % (path, device_key(a_dev)), "present", "removed")
+
+
+class Comparison(object):
+    """Result of comparing a desired domain definition with the stored one."""
+
+    def __init__(self, desired, stored, before, after, changes):
+        self.desired = desired
+        self.stored = stored
+        self.before = before
+        self.after = after
+        self.changes = changes
+
+    @property
+    def changed(self):
+        return self.before != self.after
+
+    def unified_diff(self, before_name="libvirt", after_name="desired"):
+        return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True),
+                                            before_name, after_name))
+
+    def ansible_diff(self, name):
+        return {
+            "before": self.before, "after": self.after,
+            "before_header": "%s (defined in libvirt)" % name if self.stored is not None else "%s (not defined)" % name,
+            "after_header": "%s (desired)" % name,
+        }
+
+
+def compare(desired_xml, stored_xml):
+    """Compare desired domain XML with libvirt's stored XML (or None when undefined)."""
+    desired = normalize(desired_xml)
+    after = to_text(desired)
+    if stored_xml is None:
+        return Comparison(desired, None, "", after, [{"path": "domain", "before": None, "after": "defined"}])
+    stored = normalize(stored_xml, canonical_console=False)
+    projection = Projection()
+    projected = projection.project(desired, stored, "domain", "domain")
+    before = to_text(projected)
+    changes = projection.changes if before != after else []
+    return Comparison(desired, stored, before, after, changes)
+
+
+def carry_over(desired_xml, stored_xml):
+    """Desired XML (Element) with the values libvirt generated and the desired XML leaves open.
+
+    Copies the UUID and, for each matched device, its MAC address and its CCW address (unless
+    the desired XML uses that devno for another device), so re-defines keep them stable.
+    """
+    desired = normalize(desired_xml)
+    if stored_xml is None:
+        return desired
+    stored = normalize(stored_xml, canonical_console=False)
+    if desired.find("uuid") is None and stored.find("uuid") is not None:
+        desired.insert(1, copy.deepcopy(stored.find("uuid")))
+    d_devices, a_devices = desired.find("devices"), stored.find("devices")
+    if d_devices is None or a_devices is None:
+        return desired
+    used = set(_ccw_devno(el) for el in d_devices if _ccw_devno(el))
+    matched, _unused, _extra = match_devices(list(d_devices), list(a_devices))
+    for d_dev, a_dev in matched:
+        if d_dev.tag == "interface" and d_dev.find("mac") is None and a_dev.find("mac") is not None:
+            d_dev.insert(0, copy.deepcopy(a_dev.find("mac")))
+        a_devno = _ccw_devno(a_dev)
+        if d_dev.find("address") is None and a_devno and a_devno not in used:
+            d_dev.append(copy.deepcopy(a_dev.find("address")))
+            used.add(a_devno)
+    return desired
+
+
+def domain_name(xml_text):
+    """The ``<name>`` of a domain XML document."""
+    name = (parse(xml_text).findtext("name") or "").strip()
+    if not name:
+        raise DomainXMLError("the domain XML has no <name>")
+    return name
+
+
+def hex_devno(element):
+    """``0x1234`` of a device's CCW address, or None."""
+    address = element.find("address")
+    if address is None or address.get("type") != "ccw":
+        return None
+    number = _int_or_none(address.get("devno"))
+    return None if number is None else "0x%04x" % number
+
+
+# --------------------------------------------------------------------------------------------
+# Describing a domain: devices with their backing, pass-through devices, migration blockers
+# --------------------------------------------------------------------------------------------
+# Migration blockers follow IBM's "Live virtual server migration" preconditions (no vfio_ap
+# device, CCW and PCI pass-through devices detached, tape drives detached, virtio-fs unmounted)
+# and what QEMU 7.2 enforces on s390x (every zPCI device, emulated or passed through, is
+# non-migratable: "cannot migrate domain: non-migratable device: zpci"; vfio-ccw is
+# non-migratable; vhost-user-fs (virtio-fs) is non-migratable before QEMU 8.2).
+
+
+def guest_bus_id(devno_hex, ssid="0x0"):
+    """Bus ID the guest sees for a virtio CCW devno: cssid 0xfe appears as css 0 (``0.0.1000``)."""
+    return "0.%x.%04x" % (int(ssid, 16), int(devno_hex, 16))
+
+
+def _disk_backing_kind(disk, source):
+    kind = disk.get("type")
+    if kind == "file":
+        return "image"
+    if kind == "network":
+        return "network"
+    if kind == "volume":
+        return "volume"
+    if kind != "block":
+        return kind
+    path = source.get("dev", "") if source is not None else ""
+    name = path.rsplit("/", 1)[-1]
+    if path.startswith("/dev/disk/by-path/ccw-") or name.startswith("ccw-") or path.startswith("/dev/dasd"):
+        return "dasd"
+    if path.startswith("/dev/mapper/") or name.startswith("dm-uuid-mpath") or name.startswith("wwn-") \
+            or name.startswith("scsi-") or path.startswith("/dev/disk/by-path/") and "-fc-" in path:
+        return "scsi"
+    if name.startswith("nvme") or path.startswith("/dev/nvme"):
+        return "nvme"
+    return "block"
+
+
+def _source(device):
+    source = device.find("source")
+    if source is None:
+        return None
+    for attr in ("file", "dev", "bridge", "network", "dir", "volume", "name", "path"):
+        if source.get(attr):
+            return source.get(attr)
+    address = source.find("address")
+    if address is not None:
+        if address.get("uuid"):
+            return address.get("uuid")
+        if address.get("domain"):
+            return "%s:%s:%s.%s" % tuple(address.get(k) for k in ("domain", "bus", "slot", "function"))
+        adapter = source.find("adapter")
+        if adapter is not None:
+            return "%s:%s:%s:%s" % (adapter.get("name"), address.get("bus"), address.get("target"), address.get("unit"))
+    return None
+
+
+def _address(device, out):
+    address = device.find("address")
+    if address is None:
+        return
+    kind = address.get("type")
+    out["address_type"] = kind
+    if kind == "ccw":
+        out["devno"] = address.get("devno")
+        out["guest_bus_id"] = guest_bus_id(address.get("devno", "0"), address.get("ssid", "0x0"))
+    elif kind == "pci":
+        zpci = address.find("zpci")
+        if zpci is not None:
+            out["zpci"] = {"uid": zpci.get("uid"), "fid": zpci.get("fid")}
+        if address.get("domain"):
+            out["pci_address"] = "%s:%s:%s.%s" % tuple(address.get(k) for k in ("domain", "bus", "slot", "function"))
+    elif kind == "drive":
+        out["drive"] = dict((k, address.get(k)) for k in ("controller", "bus", "target", "unit"))
+
+
+def describe_device(device):
+    """One device as a dict (kind, key, backing, address, ...)."""
+    tag = device.tag
+    out = {"kind": tag, "key": device_key(device)}
+    if device.get("type"):
+        out["type"] = device.get("type")
+    target = device.find("target")
+    source = device.find("source")
+    backing = _source(device)
+    if backing:
+        out["backing"] = backing
+    if tag == "disk":
+        out["device"] = device.get("device", "disk")
+        out["backing_kind"] = _disk_backing_kind(device, source)
+        if target is not None:
+            out["target"] = target.get("dev")
+            out["bus"] = target.get("bus")
+        driver = device.find("driver")
+        if driver is not None:
+            out["driver"] = dict(driver.attrib)
+        out["readonly"] = device.find("readonly") is not None
+    elif tag == "interface":
+        mac = device.find("mac")
+        model = device.find("model")
+        virtualport = device.find("virtualport")
+        kind = device.get("type")
+        out["backing_kind"] = {"direct": "macvtap", "bridge": "bridge", "network": "network",
+                               "hostdev": "pci-passthrough", "ethernet": "ethernet"}.get(kind, kind)
+        if virtualport is not None and virtualport.get("type") == "openvswitch":
+            out["backing_kind"] = "openvswitch"
+        if source is not None and source.get("mode"):
+            out["mode"] = source.get("mode")
+        out["mac"] = mac.get("address") if mac is not None else None
+        out["model"] = model.get("type") if model is not None else None
+        if target is not None and target.get("dev"):
+            out["host_interface"] = target.get("dev")
+    elif tag == "filesystem":
+        driver = device.find("driver")
+        out["driver"] = driver.get("type") if driver is not None else None
+        out["tag"] = target.get("dir") if target is not None else None
+    elif tag == "hostdev":
+        out["model"] = device.get("model")
+        out["managed"] = device.get("managed")
+    elif tag in ("controller", "video", "input", "memballoon", "rng", "watchdog", "panic"):
+        model = device.find("model")
+        out["model"] = device.get("model") or (model.get("type") if model is not None else None)
+        if device.get("index") is not None:
+            out["index"] = device.get("index")
+        if device.get("bus"):
+            out["bus"] = device.get("bus")
+    elif tag in ("console", "serial") and target is not None:
+        out["target_type"] = target.get("type")
+    boot = device.find("boot")
+    if boot is not None:
+        out["boot_order"] = int(boot.get("order", "0"))
+    alias = device.find("alias")
+    if alias is not None:
+        out["alias"] = alias.get("name")
+    _address(device, out)
+    return out
+
+
+def passthrough(device):
+    """The pass-through description of a hostdev (or hostdev interface), or None."""
+    if device.tag == "interface" and device.get("type") == "hostdev":
+        kind, model = "pci", "vfio-pci"
+    elif device.tag == "hostdev":
+        kind, model = device.get("type"), device.get("model")
+        if kind == "pci":
+            model = "vfio-pci"
+        elif kind == "scsi":
+            model = "scsi"
+    else:
+        return None
+    out = {"type": kind, "model": model, "key": device_key(device), "source": _source(device)}
+    _address(device, out)
+    return out
+
+
+def migration_blockers(root, qemu_version=None):
+    """[{device, reason}] for everything that keeps the domain from migrating live."""
+    blockers = []
+    qemu = "QEMU %s" % _version_text(qemu_version) if qemu_version else "QEMU"
+    for device in root.findall("./devices/*"):
+        key = device_key(device)
+        address = device.find("address")
+        reasons = []
+        if device.tag == "hostdev" and device.get("model") == "vfio-ap":
+            reasons.append("vfio-ap crypto pass-through: IBM requires no vfio_ap device in the configuration "
+                           "of a guest that migrates")
+        elif device.tag == "hostdev" and device.get("model") == "vfio-ccw":
+            reasons.append("vfio-ccw pass-through is non-migratable (%s: non-migratable device vfio-ccw); "
+                           "detach it before migrating" % qemu)
+        elif device.tag == "hostdev" and device.get("type") == "scsi":
+            reasons.append("SCSI pass-through (tape or medium changer): IBM requires it detached, "
+                           "the tape unloaded, before migrating")
+        elif device.tag == "hostdev" and device.get("type") == "pci" or \
+                device.tag == "interface" and device.get("type") == "hostdev":
+            reasons.append("PCI pass-through: detach it before migrating")
+        if address is not None and address.get("type") == "pci" and not reasons:
+            reasons.append("zPCI device: %s marks every zPCI device non-migratable (non-migratable device: zpci); "
+                           "unplug it before migrating" % qemu)
+        elif address is not None and address.get("type") == "pci":
+            reasons[-1] += " (zPCI devices are non-migratable in %s)" % qemu
+        if device.tag == "filesystem":
+            driver = device.find("driver")
+            if driver is not None and driver.get("type") == "virtiofs":
+                reasons.append("virtio-fs: IBM requires it unmounted in the guest; vhost-user-fs is non-migratable "
+                               "before QEMU 8.2")
+        for reason in reasons:
+            blockers.append({"device": key, "reason": reason})
+    return blockers
+
+
+def _version_text(number):
+    return "%d.%d.%d" % (number // 1000000, number // 1000 % 1000, number % 1000)
+
+
+def describe_domain(xml_text, qemu_version=None):
+    """devices, passthrough, migration_blockers and basic facts of a domain XML."""
+    root = parse(xml_text)
+    devices = [describe_device(d) for d in root.findall("./devices/*") if d.tag != "emulator"]
+    passthrough_devices = [p for p in (passthrough(d) for d in root.findall("./devices/*")) if p]
+    os_type = root.find("./os/type")
+    memory = root.find("memory")
+    info = {
+        "type": root.get("type"),
+        "arch": os_type.get("arch") if os_type is not None else None,
+        "machine": os_type.get("machine") if os_type is not None else None,
+        "memory_kib": to_kib(memory.text, memory.get("unit", "KiB")) if memory is not None else None,
+        "vcpus": int(root.findtext("vcpu", "0").strip() or 0),
+        "devices": devices,
+        "passthrough": passthrough_devices,
+        "migration_blockers": migration_blockers(root, qemu_version),
+    }
+    cpu = root.find("cpu")
+    if cpu is not None:
+        info["cpu"] = {"mode": cpu.get("mode"), "model": cpu.findtext("model")}
+    return info

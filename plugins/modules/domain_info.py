@@ -1,0 +1,250 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: domain_info
+short_description: Report libvirt domains with their devices, pass-through devices and migration blockers
+version_added: 0.2.0
+description:
+  - Reports each libvirt domain (or the named ones) with its run state, devices and what backs them
+    (image file, DASD, SCSI multipath or NVMe block device, macvtap/bridge/Open vSwitch, virtio-fs
+    directory), the guest-visible CCW bus ID of each virtio CCW device, pass-through devices
+    (vfio-ccw, vfio-ap, vfio-pci with zPCI uid/fid, SCSI tape), and the migration blockers.
+  - Migration blockers follow IBM's live-migration preconditions (no vfio_ap device; CCW and PCI
+    pass-through devices, tapes detached; virtio-fs unmounted) and QEMU's behaviour on s390x
+    (every zPCI device, emulated or passed through, is non-migratable in QEMU 7.2).
+  - Optionally reports the host's capabilities for s390x guests (whether KVM is available).
+author:
+  - s390x.kvm developers (@s390x-kvm)
+requirements:
+  - libvirt-python
+options:
+  uri:
+    description:
+      - libvirt connection URI.
+    type: str
+    default: qemu:///system
+    aliases: [libvirt_uri]
+  names:
+    description:
+      - Report only these domains. A name that is not defined is reported in RV(missing), not as an error.
+    type: list
+    elements: str
+    default: []
+    aliases: [name]
+  live:
+    description:
+      - Describe running domains from their live XML (with aliases, tap interfaces, pty paths); when false,
+        from the persistent definition.
+    type: bool
+    default: true
+  xml:
+    description:
+      - Include the XML each domain was described from.
+    type: bool
+    default: false
+  capabilities:
+    description:
+      - Also report what the host offers s390x guests (RV(host)).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; check mode returns the same result.
+  diff_mode:
+    support: none
+    description: Nothing changes.
+  idempotent:
+    support: full
+    description: Never changes anything.
+seealso:
+  - module: s390x.kvm.domain
+  - name: IBM KVM on Z, live virtual server migration
+    description: The preconditions the migration blockers come from.
+    link: https://www.ibm.com/docs/en/linux-on-systems?topic=ibmz-live-guest-migration
+"""
+
+EXAMPLES = r"""
+- name: One guest
+  s390x.kvm.domain_info:
+    names: [web1]
+  register: info
+
+- name: Guests that cannot migrate, and why
+  ansible.builtin.debug:
+    msg: "{{ info.domains | selectattr('migration_blockers') | map(attribute='name') | list }}"
+
+- name: Is KVM available for s390x guests?
+  s390x.kvm.domain_info:
+    capabilities: true
+    names: []
+  register: host
+"""
+
+RETURN = r"""
+domains:
+  description: The domains, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: "Domain name.", type: str, sample: web1}
+    uuid: {description: "Domain UUID.", type: str}
+    state: {description: "Run state (running, paused, shut_off, crashed, ...).", type: str, sample: running}
+    state_reason: {description: "libvirt's reason number for the state.", type: int}
+    persistent: {description: "Whether the domain has a persistent definition.", type: bool}
+    autostart: {description: "Whether libvirtd starts it.", type: bool}
+    type: {description: "Domain type (kvm or qemu).", type: str, sample: kvm}
+    arch: {description: "Guest architecture.", type: str, sample: s390x}
+    machine: {description: "Machine type as libvirt stores it.", type: str, sample: s390-ccw-virtio-7.2}
+    memory_kib: {description: "Memory in KiB.", type: int}
+    vcpus: {description: "Virtual CPUs.", type: int}
+    cpu: {description: "CPU mode and model.", type: dict}
+    devices:
+      description: >-
+        Devices with kind, key (stable identity such as disk[vda] or interface[52:54:00:..]), type,
+        backing and backing_kind (image, dasd, scsi, nvme, block, macvtap, bridge, openvswitch, ...),
+        target, bus, driver, mac, model, tag, boot_order, address_type, devno and guest_bus_id for CCW
+        devices, zpci (uid, fid) for zPCI devices, alias when live.
+      type: list
+      elements: dict
+    passthrough:
+      description: Pass-through devices (type mdev/pci/scsi, model vfio-ccw/vfio-ap/vfio-pci/scsi, source, devno, zpci).
+      type: list
+      elements: dict
+    migration_blockers:
+      description: What keeps the domain from migrating live (device key and reason). Empty when none.
+      type: list
+      elements: dict
+    migratable: {description: "Whether RV(domains[].migration_blockers) is empty.", type: bool}
+    xml: {description: "The XML described (with O(xml=true)).", type: str}
+missing:
+  description: Names asked for that are not defined.
+  returned: always
+  type: list
+  elements: str
+host:
+  description: Host facts for s390x guests (with O(capabilities=true)).
+  returned: when capabilities is true
+  type: dict
+  contains:
+    arch: {description: "Host architecture.", type: str, sample: s390x}
+    libvirt_version: {description: "libvirt version.", type: str, sample: 9.0.0}
+    hypervisor_version: {description: "QEMU version (null when libvirt cannot tell).", type: str, sample: 7.2.0}
+    s390x_domain_types: {description: "Domain types offered for s390x guests.", type: list, elements: str, sample: [qemu, kvm]}
+    s390x_machines: {description: "s390x machine types (with canonical names).", type: list, elements: str}
+    kvm_available: {description: "Whether s390x guests can use KVM here.", type: bool}
+"""
+
+import xml.etree.ElementTree as ET
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
+from ansible_collections.s390x.kvm.plugins.module_utils import libvirt_conn as lc
+
+
+def _version(number):
+    return "%d.%d.%d" % (number // 1000000, number // 1000 % 1000, number % 1000)
+
+
+def host_capabilities(conn):
+    caps = ET.fromstring(conn.getCapabilities())
+    types, machines = set(), set()
+    for guest in caps.findall("guest"):
+        arch = guest.find("arch")
+        if arch is None or arch.get("name") != "s390x":
+            continue
+        for machine in arch.findall("machine"):
+            machines.add((machine.text or "").strip())
+            if machine.get("canonical"):
+                machines.add(machine.get("canonical"))
+        for domain in arch.findall("domain"):
+            types.add(domain.get("type"))
+    try:
+        hypervisor = _version(conn.getVersion())
+    except lc.libvirt.libvirtError:
+        hypervisor = None       # libvirt 9.0 asks for the host-arch emulator here, absent on a pure s390x-emulating host
+    return {
+        "arch": caps.findtext("./host/cpu/arch"),
+        "libvirt_version": _version(conn.getLibVersion()),
+        "hypervisor_version": hypervisor,
+        "s390x_domain_types": sorted(types),
+        "s390x_machines": sorted(m for m in machines if m),
+        "kvm_available": "kvm" in types,
+    }
+
+
+def describe(conn, dom, params, qemu_version):
+    state, reason = lc.domain_state(dom)
+    flags = 0 if (params["live"] and state != "shut_off") else lc.libvirt.VIR_DOMAIN_XML_INACTIVE
+    if not dom.isPersistent():
+        flags = 0
+    xml_text = dom.XMLDesc(flags)
+    out = {
+        "name": dom.name(), "uuid": dom.UUIDString(), "state": state, "state_reason": reason,
+        "persistent": bool(dom.isPersistent()),
+        "autostart": bool(dom.autostart()) if dom.isPersistent() else False,
+    }
+    out.update(domain_xml.describe_domain(xml_text, qemu_version))
+    out["migratable"] = not out["migration_blockers"]
+    if params["xml"]:
+        out["xml"] = xml_text
+    return out
+
+
+def main():
+    argument_spec = dict(
+        names=dict(type="list", elements="str", default=[], aliases=["name"]),
+        live=dict(type="bool", default=True),
+        xml=dict(type="bool", default=False),
+        capabilities=dict(type="bool", default=False),
+    )
+    argument_spec.update(lc.CONNECTION_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    lc.require_libvirt(module)
+    params = module.params
+    try:
+        conn = lc.connect(params["uri"], readonly=True)
+        try:
+            qemu_version = conn.getVersion()
+        except lc.libvirt.libvirtError:
+            qemu_version = None
+        result = {"changed": False, "missing": []}
+        if params["names"]:
+            doms = []
+            for name in params["names"]:
+                dom = lc.lookup_domain(conn, name)
+                if dom is None:
+                    result["missing"].append(name)
+                else:
+                    doms.append(dom)
+        else:
+            doms = conn.listAllDomains(0)
+        domains = []
+        for dom in doms:
+            try:
+                domains.append(describe(conn, dom, params, qemu_version))
+            except lc.libvirt.libvirtError as exc:
+                if lc.is_error(exc, "VIR_ERR_NO_DOMAIN"):
+                    continue        # undefined while we looked
+                raise lc.failure("cannot describe domain %s" % dom.name(), exc)
+        result["domains"] = sorted(domains, key=lambda d: d["name"])
+        if params["capabilities"]:
+            result["host"] = host_capabilities(conn)
+    except lc.LibvirtFailure as exc:
+        module.fail_json(**exc.result())
+    except lc.libvirt.libvirtError as exc:
+        module.fail_json(**lc.failure("libvirt call failed", exc).result())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Semantic comparison against what libvirt 9.0 really stored (fixtures/domain_xml)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
+
+HERE = os.path.join(os.path.dirname(__file__), "fixtures", "domain_xml")
+
+
+def fixture(name):
+    with open(os.path.join(HERE, name)) as handle:
+        return handle.read()
+
+
+DESIRED = fixture("all-kinds.desired.xml")
+STORED = fixture("all-kinds.libvirt-9.0-inactive.xml")
+PTY_STORED = fixture("pty-console.libvirt-9.0-inactive.xml")
+LIVE = fixture("s390tcg.libvirt-9.0-live.xml")
+
+# What a user would write for the running guest in s390tcg.libvirt-9.0-live.xml.
+LIVE_DESIRED = """
+<domain type='qemu'>
+  <name>s390tcg</name>
+  <memory unit='MiB'>768</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='s390x' machine='s390-ccw-virtio'>hvm</type>
+    <kernel>WORKDIR/kpkg612/boot/vmlinuz-6.12.95+deb12-s390x</kernel>
+    <initrd>WORKDIR/q3/initrd-live.gz</initrd>
+    <cmdline>console=ttysclp0 loglevel=4</cmdline>
+  </os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='none'/>
+      <source file='WORKDIR/q3/root.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='ccw' cssid='0xFE' ssid='0' devno='0x1'/>
+    </disk>
+    <interface type='ethernet'>
+      <mac address='52:54:00:AA:00:01'/>
+      <model type='virtio'/>
+    </interface>
+    <console type='pty'>
+      <log file='WORKDIR/q3/console.log' append='on'/>
+    </console>
+  </devices>
+</domain>
+"""
+
+
+def replace(text, old, new):
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def paths(comparison):
+    return [c["path"] for c in comparison.changes]
+
+
+def test_what_libvirt_stored_is_no_change():
+    result = dx.compare(DESIRED, STORED)
+    assert not result.changed, result.unified_diff()
+    assert result.changes == []
+
+
+def test_pty_console_becomes_sclp_serial_and_is_no_change():
+    desired = replace(DESIRED, "<console type='pty'><target type='sclp'/></console>", "<console type='pty'/>")
+    assert not dx.compare(desired, PTY_STORED).changed
+
+
+def test_live_xml_with_aliases_ptys_and_defaults_is_no_change():
+    result = dx.compare(LIVE_DESIRED, LIVE)
+    assert not result.changed, result.unified_diff()
+
+
+def test_one_attribute_changes_exactly_one_field():
+    desired = replace(DESIRED, "cache='none' io='native' iothread='1'", "cache='none' io='threads' iothread='1'")
+    result = dx.compare(desired, STORED)
+    assert result.changed
+    assert result.changes == [{"path": "domain/devices/disk[vda]/driver/@io", "before": "native", "after": "threads"}]
+    diff = result.unified_diff()
+    assert "-      <driver name='qemu' type='raw' cache='none' io='native' iothread='1'/>" in diff
+    assert "+      <driver name='qemu' type='raw' cache='none' io='threads' iothread='1'/>" in diff
+    body = diff.splitlines()[2:]
+    assert len([x for x in body if x.startswith("-")]) == 1 and len([x for x in body if x.startswith("+")]) == 1
+
+
+def test_removed_user_attribute_is_a_change():
+    desired = replace(DESIRED, " io='native' iothread='1'", "")
+    result = dx.compare(desired, STORED)
+    assert paths(result) == ["domain/devices/disk[vda]/driver/@io", "domain/devices/disk[vda]/driver/@iothread"]
+
+
+def test_removed_boot_order_and_removed_device_are_changes():
+    desired = replace(DESIRED, "<boot order='1'/>", "")
+    assert paths(dx.compare(desired, STORED)) == ["domain/devices/disk[vda]/boot"]
+    start = DESIRED.index("<watchdog")
+    desired = DESIRED[:start] + DESIRED[DESIRED.index("/>", start) + 2:]
+    result = dx.compare(desired, STORED)
+    assert paths(result) == ["domain/devices/watchdog"]
+    assert result.changes[0]["after"] == "removed"
+
+
+def test_added_device_is_a_change():
+    extra = ("<disk type='file' device='disk'><source file='/tmp/b.raw'/><target dev='vdb' bus='virtio'/>"
+             "</disk></devices>")
+    result = dx.compare(replace(DESIRED, "</devices>", extra), STORED)
+    assert paths(result) == ["domain/devices/disk[vdb]"]
+
+
+def test_removed_memory_backing_is_a_change():
+    desired = replace(DESIRED, "<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>", "")
+    assert paths(dx.compare(desired, STORED)) == ["domain/memoryBacking"]
+
+
+def test_memory_units_machine_alias_and_hex_forms_are_equivalent():
+    desired = replace(DESIRED, "<memory unit='MiB'>512</memory>", "<memory unit='KiB'>524288</memory>")
+    desired = replace(desired, "devno='0x1000'", "devno='0x1000'".upper().replace("DEVNO", "devno"))
+    desired = replace(desired, "machine='s390-ccw-virtio'", "machine='s390-ccw-virtio-7.2'")
+    assert not dx.compare(desired, STORED).changed
+    other = replace(DESIRED, "machine='s390-ccw-virtio'", "machine='s390-ccw-virtio-7.1'")
+    assert paths(dx.compare(other, STORED)) == ["domain/os/type/@machine"]
+    bigger = replace(DESIRED, "<memory unit='MiB'>512</memory>", "<memory unit='GiB'>1</memory>")
+    assert dx.compare(bigger, STORED).changes == [
+        {"path": "domain/memory/text()", "before": "524288", "after": "1048576"}]
+
+
+def test_devno_change_is_a_change_and_matched_by_identity():
+    desired = replace(DESIRED, "devno='0x1000'", "devno='0x1001'")
+    assert paths(dx.compare(desired, STORED)) == ["domain/devices/disk[vda]/address/@devno"]
+
+
+def test_new_domain():
+    result = dx.compare(DESIRED, None)
+    assert result.changed and result.before == "" and "<name>allkinds</name>" in result.after
+
+
+def test_carry_over_keeps_generated_mac_devno_and_uuid():
+    desired = replace(LIVE_DESIRED, "<mac address='52:54:00:AA:00:01'/>", "")
+    merged = dx.carry_over(desired, LIVE)
+    assert merged.findtext("uuid") == "5a390b1e-0000-4000-8000-000000000001"
+    iface = merged.find("./devices/interface")
+    assert iface.find("mac").get("address") == "52:54:00:aa:00:01"
+    assert dx.hex_devno(iface) == "0x0000"
+
+
+def test_carry_over_does_not_reuse_a_devno_the_desired_xml_gives_away():
+    desired = replace(LIVE_DESIRED, "devno='0x1'", "devno='0x0'")     # the disk now takes the NIC's devno
+    merged = dx.carry_over(desired, LIVE)
+    assert merged.find("./devices/interface/address") is None
+    assert dx.hex_devno(merged.find("./devices/disk")) == "0x0000"
+
+
+def test_device_keys():
+    root = dx.parse(STORED)
+    keys = [dx.device_key(d) for d in root.find("devices")]
+    assert "disk[vda]" in keys and "filesystem[share]" in keys and "interface[52:54:00:00:00:02]" in keys
+    assert "hostdev[mdev:90c6c135-ad44-41d0-b1b7-bae47de48627]" in keys
+    assert "controller[scsi:0]" in keys
+
+
+def test_bad_xml():
+    with pytest.raises(dx.DomainXMLError, match="does not parse"):
+        dx.compare("<domain>", None)
+    with pytest.raises(dx.DomainXMLError, match="expected <domain>"):
+        dx.parse("<network/>")
+    with pytest.raises(dx.DomainXMLError, match="no <name>"):
+        dx.domain_name("<domain/>")
+
+
+def test_describe_devices_passthrough_and_blockers():
+    info = dx.describe_domain(STORED, qemu_version=7002000)
+    by_key = dict((d["key"], d) for d in info["devices"])
+    assert by_key["disk[vda]"]["backing_kind"] == "image"
+    assert by_key["disk[vda]"]["guest_bus_id"] == "0.0.1000"
+    assert by_key["disk[sda]"]["device"] == "cdrom" and by_key["disk[sda]"]["readonly"]
+    assert by_key["interface[52:54:00:00:00:02]"]["backing_kind"] == "macvtap"
+    assert by_key["filesystem[share]"]["backing"] == "/tmp/gx/share"
+    models = sorted(p["model"] for p in info["passthrough"])
+    assert models == ["scsi", "vfio-ap", "vfio-ccw", "vfio-pci"]
+    zpci = [p for p in info["passthrough"] if p["model"] == "vfio-pci"][0]
+    assert zpci["zpci"] == {"uid": "0x0001", "fid": "0x00000010"}
+    blocked = sorted(b["device"] for b in info["migration_blockers"])
+    assert blocked == sorted([
+        "filesystem[share]", "hostdev[mdev:90c6c135-ad44-41d0-b1b7-bae47de48627]",
+        "hostdev[mdev:a0c6c135-ad44-41d0-b1b7-bae47de48627]", "hostdev[pci:0x0000:0x00:0x00.0x0]",
+        "hostdev[scsi:scsi_host0:0:1:0]"])
+    assert any("QEMU 7.2.0" in b["reason"] for b in info["migration_blockers"])
+
+
+def test_emulated_zpci_nic_blocks_migration():
+    xml = replace(LIVE_DESIRED, "</devices>", "<interface type='ethernet'><model type='virtio'/><rom enabled='no'/>"
+                  "<address type='pci'><zpci uid='0x0005' fid='0x0000000a'/></address></interface></devices>")
+    blockers = dx.describe_domain(xml)["migration_blockers"]
+    assert [b["device"] for b in blockers] == ["interface[zpci:0x0005]"]
+    assert "non-migratable device: zpci" in blockers[0]["reason"]
+
+
+@pytest.mark.parametrize("value, unit, kib", [
+    ("1", "GiB", 1048576), ("1", "G", 1048576), ("512", "MiB", 524288), ("1000", "KB", 977), ("1", "bytes", 1),
+])
+def test_to_kib(value, unit, kib):
+    assert dx.to_kib(value, unit) == kib
