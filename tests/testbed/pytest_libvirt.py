@@ -66,6 +66,8 @@ def event_loop():
     with _event_lock:
         if _event_loop["thread"] is None:
             libvirt.virEventRegisterDefaultImpl()
+            # errors arrive as exceptions; do not also print them on stderr
+            libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
             def run():
                 while True:
@@ -145,7 +147,7 @@ def _keep_testbed():
 @pytest.fixture(scope="session")
 def libvirt_hosts():
     prerequisite(os.geteuid() == 0, "the libvirt test bed needs root (network and mount namespaces)")
-    prerequisite(libvirt is not None, "libvirt-python is not installed (pip install -r requirements-dev.txt)")
+    prerequisite(libvirt is not None and hasattr(libvirt, "open"), "libvirt-python is not installed (pip install -r requirements-dev.txt)")
     were_up = _run(["bash", os.path.join(SCRIPTS, "status.sh")], 60).returncode == 0
     started = time.monotonic()
     result = _run(["bash", os.path.join(SCRIPTS, "up.sh")], 900)
@@ -340,18 +342,24 @@ class GuestConsole:
                 with_offsets.append(rec)
         return with_offsets
 
+    FATAL = ("Kernel panic", "Failed to execute /init")
+
     def wait(self, kind, timeout=60, since=0, **match):
         """Wait until a ``TB <kind> ...`` line whose fields equal ``match`` appears after offset
-        ``since``; returns the parsed record. Raises ConsoleTimeout with the log's tail."""
+        ``since``; returns the parsed record. Raises ConsoleTimeout with the log's tail (at once
+        when the guest kernel panics)."""
         deadline = time.monotonic() + timeout
         while True:
             for rec in self.records(since, kind):
                 if all(rec.get(k) == str(v) for k, v in match.items()):
                     return rec
-            if time.monotonic() > deadline:
-                tail = "\n".join(self.text().splitlines()[-25:])
-                raise ConsoleTimeout("no 'TB %s %s' on %s within %ss; last lines:\n%s" % (
-                    kind, " ".join("%s=%s" % kv for kv in sorted(match.items())), self.path, timeout, tail))
+            text = self.text()
+            fatal = [f for f in self.FATAL if f in text]
+            if fatal or time.monotonic() > deadline:
+                tail = "\n".join(text.splitlines()[-25:])
+                raise ConsoleTimeout("no 'TB %s %s' on %s %s; last lines:\n%s" % (
+                    kind, " ".join("%s=%s" % kv for kv in sorted(match.items())), self.path,
+                    "(guest: %s)" % fatal[0] if fatal else "within %ss" % timeout, tail))
             time.sleep(0.1)
 
     def wait_line(self, text, timeout=60, since=0):
