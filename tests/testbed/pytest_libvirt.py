@@ -299,7 +299,7 @@ def parse_line(line):
     rec = {"kind": words[1]}
     for word in words[2:]:
         key, sep, value = word.partition("=")
-        if sep:
+        if sep and key != "kind":
             rec[key] = value.strip('"')
     return rec
 
