@@ -1,0 +1,125 @@
+"""Every refusal of s390x.kvm.vfio_ccw names the device and the reason, and changes nothing.
+
+Run against fixture trees with the module executed as on a host; the whole tree (sysfs,
+procfs, /etc, /run) is compared before and after.
+"""
+
+import os
+
+import pytest
+
+from tests.fixtures.sysfs_builder import build_host
+from tests.unit.conftest import HOSTS
+from tests.unit.plugins.modules.test_ccw_info import snapshot
+
+RUNNING_GUEST = """<domstatus state='running' reason='booted' pid='4242'>
+  <domain type='kvm' id='3'>
+    <name>{name}</name>
+    <devices>
+      {devices}
+    </devices>
+  </domain>
+</domstatus>
+"""
+
+
+def private_host(name, tmp_path):
+    """A private tree of a fixture host, so tests can add guests to it. (Built, not copied:
+    /dev nodes are sparse files of the devices' real sizes, which a copy would fill in.)"""
+    return str(build_host(os.path.join(HOSTS, name + ".yml"), tmp_path / "host"))
+
+
+@pytest.fixture
+def small(tmp_path):
+    return private_host("small_kvm_host", tmp_path)
+
+
+def add_running_guest(root, name, devices):
+    path = os.path.join(root, "run/libvirt/qemu")
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, name + ".xml"), "w") as handle:
+        handle.write(RUNNING_GUEST.format(name=name, devices=devices))
+
+
+def refused(run_module, root, fragments, **args):
+    before = snapshot(root)
+    rc, res = run_module("vfio_ccw", host_root=root, **args)
+    assert rc != 0 and res.get("failed"), res
+    for fragment in fragments:
+        assert fragment in res["msg"], res["msg"]
+    assert snapshot(root) == before, "a refused run changed the tree"
+    return res
+
+
+@pytest.mark.parametrize("device, fragments", [
+    ("0.0.0100", ["0.0.0100: used by the host", "IPL device", "mounted at /"]),
+    ("0.0.0101", ["0.0.0101: used by the host", "active swap"]),
+    ("0.0.0102", ["0.0.0102: used by the host", "LVM physical volume of active logical volume vg_images-lv_images"]),
+    ("0.0.0103", ["0.0.0103: used by the host", "LVM physical volume (LVM2 label on /dev/dasdd1)"]),
+    ("0.0.f500", ["0.0.f500: a QDIO device", "vfio_ccw cannot drive QDIO"]),
+    ("0.0.f601", ["0.0.f601: a QDIO device"]),
+    ("0.0.7001", ["0.0.7001: a QDIO device"]),
+    ("0.0.1900", ["0.0.1900: a QDIO device (FCP"]),
+    ("0.0.9999", ["0.0.9999: no such CCW device"]),
+    ("0.0.9000-0.0.90ff", ["0.0.9000-0.0.90ff: the range selects no existing CCW device"]),
+])
+def test_refusals(run_module, small, device, fragments):
+    refused(run_module, small, fragments, devices=[device])
+
+
+def test_one_bad_device_refuses_the_whole_batch(run_module, small):
+    res = refused(run_module, small, ["0.0.0101: used by the host"], devices=["0.0.0104", "0.0.0101", "0.0.0105"])
+    assert res["refusals"] == [r for r in res["refusals"] if r.startswith("0.0.0101")]
+
+
+def test_device_used_as_disk_by_a_running_guest(run_module, small):
+    add_running_guest(small, "web1", "<disk type='block' device='disk'><source dev='/dev/disk/by-path/ccw-0.0.0105'/>"
+                                     "<target dev='vda' bus='virtio'/></disk>")
+    refused(run_module, small, ["0.0.0105: used by running guest web1 (disk /dev/disk/by-path/ccw-0.0.0105)"],
+            devices=["0.0.0105"])
+
+
+def test_mdev_used_by_a_running_guest_is_not_released(run_module, small):
+    add_running_guest(small, "db1", "<hostdev mode='subsystem' type='mdev' model='vfio-ccw'><source>"
+                                    "<address uuid='3d2f4c8a-1b6e-4e0a-9f5d-0c7a2b3e4f51'/></source></hostdev>")
+    refused(run_module, small, ["0.0.0106: used by running guest db1 (mdev 3d2f4c8a-1b6e-4e0a-9f5d-0c7a2b3e4f51)"],
+            devices=["0.0.0106"], state="absent")
+    # nor replaced by another mdev while the guest holds it
+    refused(run_module, small, ["0.0.0106: used by running guest db1"],
+            devices=["0.0.0106"], uuids={"0.0.0106": "11111111-2222-3333-4444-555555555555"})
+
+
+def test_cio_ignored_device_needs_free_ignored(run_module, tmp_path):
+    root = private_host("cio_ignore_host", tmp_path)
+    refused(run_module, root, ["0.0.0104: on the cio_ignore list; set free_ignored: true"], devices=["0.0.0104"])
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ({"devices": ["0.0.zzzz"]}, "devices: invalid bus ID '0.0.zzzz'"),
+    ({"devices": ["0.0.0104"], "uuids": {"0.0.0104": "not-a-uuid"}}, "uuids: invalid UUID 'not-a-uuid'"),
+    ({"devices": ["0.0.0104"], "uuids": {"0.0.1zz4": "3d2f4c8a-1b6e-4e0a-9f5d-0c7a2b3e4f51"}}, "uuids: invalid bus ID '0.0.1zz4'"),
+    ({"devices": ["0.0.0104"], "state": "gone"}, "state"),
+])
+def test_bad_input(run_module, small, args, fragment):
+    refused(run_module, small, [fragment], **args)
+
+
+def test_check_mode_plans_without_changing(run_module, small):
+    before = snapshot(small)
+    rc, res = run_module("vfio_ccw", host_root=small, devices=["0.0.0104"], _ansible_check_mode=True, _ansible_diff=True)
+    assert rc == 0 and res["changed"] is True
+    (dev,) = res["devices"]
+    assert dev["subchannel"] == "0.0.0004"
+    assert dev["steps"][:3] == [
+        "set driver_override of subchannel 0.0.0004 to vfio_ccw",
+        "unbind subchannel 0.0.0004 from io_subchannel and probe vfio_ccw",
+        "create mdev %s (vfio_ccw-io) on subchannel 0.0.0004" % dev["uuid"],
+    ]
+    assert res["diff"]["before"]["0.0.0104"]["driver"] == "io_subchannel"
+    assert res["diff"]["after"]["0.0.0104"]["driver"] == "vfio_ccw"
+    assert "<address uuid='%s'/>" % dev["uuid"] in dev["hostdev_xml"]
+    assert "devno='0x0104'" in dev["hostdev_xml"]
+    assert snapshot(small) == before
+    # the derived UUID is stable
+    rc, again = run_module("vfio_ccw", host_root=small, devices=["0x104"], _ansible_check_mode=True)
+    assert again["devices"][0]["uuid"] == dev["uuid"]
