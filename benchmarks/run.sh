@@ -9,10 +9,7 @@ mkdir -p "$out"
 
 # Real sysfs lives in memory; a disk-backed tree measures page-cache reclaim, not code.
 tmpfs=$out/tmpfs
-mkdir -p "$tmpfs"
-if ! mountpoint -q "$tmpfs"; then
-    mount -t tmpfs -o size=6g,nr_inodes=0 tmpfs "$tmpfs"  # hard links count as inodes on tmpfs
-fi
+tmpfs_ensure "$tmpfs" 6g
 big=$tmpfs/large_65536
 if [ ! -f "$big/.built" ]; then
     log "building the 65,536-subchannel host on tmpfs"

@@ -79,6 +79,13 @@ collection_ensure() {
     export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
 }
 
+# tmpfs_ensure DIR SIZE: a private tmpfs at DIR (real sysfs lives in memory; big fixture trees
+# on disk measure page-cache reclaim, not code). nr_inodes=0: tmpfs counts hard links as inodes.
+tmpfs_ensure() {
+    mkdir -p "$1"
+    mountpoint -q "$1" || mount -t tmpfs -o "size=$2,nr_inodes=0" tmpfs "$1"
+}
+
 # Packages every command needs: a controller Python with venv, and what libvirt-python builds with.
 BASE_APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev rsync ca-certificates)
 

@@ -30,7 +30,9 @@ run_stage() {
 for stage in "${stages[@]}"; do
     case $stage in
         unit)
-            run_stage unit python -m pytest -q -p no:cacheprovider tests/unit ;;
+            tmpfs_ensure "$S390X_KVM_CACHE/tmpfs" 6g
+            export SYSFS_BUILDER_BIG_DIR=$S390X_KVM_CACHE/tmpfs
+            run_stage unit python -m pytest -q -p no:cacheprovider --durations=5 tests/unit ;;
         sanity)
             run_stage sanity bash scripts/sanity.sh ;;
         lint)
