@@ -81,6 +81,10 @@ def event_loop():
 
 # --------------------------------------------------------------------------- hosts
 
+# Set-up times of this session (hosts up, guest image), added to testbed_results at the end.
+SESSION_TIMINGS = {}
+
+
 class LibvirtHost:
     def __init__(self, name, migration_address):
         self.name = name
@@ -158,6 +162,8 @@ def libvirt_hosts():
         host.conn()
     hosts.up_seconds = time.monotonic() - started
     hosts.were_up = were_up
+    SESSION_TIMINGS["hosts_up_s"] = round(hosts.up_seconds, 3)
+    SESSION_TIMINGS["hosts_were_up"] = were_up
     yield hosts
     for host in hosts:
         host.close()
@@ -190,6 +196,8 @@ def s390x_guest_image():
     with open(os.path.join(TB_CACHE, "guest", "image.json")) as f:
         image = GuestImage(json.load(f))
     image.prepare_seconds = time.monotonic() - started
+    SESSION_TIMINGS["guest_image_s"] = round(image.prepare_seconds, 3)
+    SESSION_TIMINGS["guest_image_built"] = "building guest initramfs" in result.stderr
     return image
 
 
@@ -201,6 +209,7 @@ def testbed_results():
     yield results
     if not results:
         return
+    results["setup"] = dict(SESSION_TIMINGS)
     outdir = os.path.join(TB_CACHE, "results")
     os.makedirs(outdir, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -240,11 +249,31 @@ def interface_xml(mac, devno=None, alias=None):
         mac, "<alias name='%s'/>" % alias if alias else "", ccw_address(devno) if devno is not None else "")
 
 
+def zpci_address(uid, fid, slot=1):
+    """PCI address with zPCI uid/fid: the guest sees PCI domain ``uid`` (0005:00:00.0 for uid 5)."""
+    return ("<address type='pci' domain='0x0000' bus='0x00' slot='0x%02x' function='0x0'>"
+            "<zpci uid='0x%04x' fid='0x%08x'/></address>") % (slot, uid, fid)
+
+
+def zpci_interface_xml(mac, uid, fid, slot=1, alias=None):
+    """virtio-net-pci on zPCI (no option ROM: efi-virtio.rom is not installed on Debian)."""
+    return ("<interface type='ethernet'><mac address='%s'/><model type='virtio'/><rom enabled='no'/>%s%s"
+            "</interface>") % (mac, "<alias name='%s'/>" % alias if alias else "", zpci_address(uid, fid, slot))
+
+
+def virtiofs_xml(source_dir, tag, devno=None):
+    """A virtio-fs share (libvirt starts /usr/lib/qemu/virtiofsd); needs ``shared_memory=True``."""
+    return ("<filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>"
+            "<binary path='/usr/lib/qemu/virtiofsd'/><source dir=%s/><target dir=%s/>%s</filesystem>") % (
+        quoteattr(source_dir), quoteattr(tag), ccw_address(devno) if devno is not None else "")
+
+
 def domain_xml(name, image, console_log, disks=(), interfaces=(), extra_devices=(), memory_mib=384,
-               vcpus=1, cmdline_extra="", uuid=None, balloon_devno=None):
+               vcpus=1, cmdline_extra="", uuid=None, balloon_devno=None, shared_memory=False):
     """A minimal s390x domain: type qemu (TCG), s390-ccw-virtio, direct kernel boot of ``image``,
     the sclp console logged to ``console_log``, devices given as XML strings (see
-    :func:`disk_xml`, :func:`interface_xml`) with explicit CCW addresses."""
+    :func:`disk_xml`, :func:`interface_xml`, :func:`zpci_interface_xml`, :func:`virtiofs_xml`)
+    with explicit addresses. ``shared_memory`` (memfd, shared) is what virtio-fs needs."""
     cmdline = " ".join(p for p in (image.cmdline, cmdline_extra) if p)
     balloon = ("<memballoon model='virtio'>%s</memballoon>" % ccw_address(balloon_devno)
                if balloon_devno is not None else "<memballoon model='none'/>")
@@ -252,6 +281,7 @@ def domain_xml(name, image, console_log, disks=(), interfaces=(), extra_devices=
   <name>{name}</name>
   <uuid>{uuid}</uuid>
   <memory unit='MiB'>{memory}</memory>
+  {memory_backing}
   <vcpu>{vcpus}</vcpu>
   <os>
     <type arch='s390x' machine='s390-ccw-virtio'>hvm</type>
@@ -275,7 +305,9 @@ def domain_xml(name, image, console_log, disks=(), interfaces=(), extra_devices=
 """.format(name=escape(name), uuid=uuid or uuidlib.uuid4(), memory=memory_mib, vcpus=vcpus,
            kernel=escape(image.kernel), initrd=escape(image.initrd), cmdline=escape(cmdline),
            devices="\n    ".join(list(disks) + list(interfaces) + list(extra_devices)),
-           log=quoteattr(console_log), balloon=balloon)
+           log=quoteattr(console_log), balloon=balloon,
+           memory_backing=("<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
+                           if shared_memory else ""))
 
 
 def create_disk(path, size="64M", fmt="qcow2"):
