@@ -48,7 +48,10 @@ def test_guest_sees_virtiofs_share(s390x_domains, testbed_workdir, testbed_resul
     assert fs and fs[0]["result"] in ("ok", "unreadable"), fs   # the tag is found and mount(2) succeeds
     testbed_results["virtiofs"] = fs[0]
     if fs[0]["result"] != "ok":
-        # Seen here: x86_64 virtiofsd (QEMU 7.2's C daemon) + big-endian s390x guest: mount(2)
-        # succeeds, the first access fails with ECONNREFUSED (FUSE INIT not accepted).
-        pytest.xfail("virtio-fs content not readable from the s390x guest under TCG on x86_64: %s" % fs[0])
+        # Seen here: the big-endian s390x guest sends FUSE headers in its own byte order and the
+        # x86_64 virtiofsd (QEMU 7.2's C daemon, run with -d) logs "opcode: ??? (436207616)" =
+        # 0x1a000000, i.e. FUSE_INIT (26) byte-swapped, and answers EIO; the guest's mount(2)
+        # still succeeds and the first access fails with ECONNREFUSED. Cross-endian virtio-fs does
+        # not work on this test bed (it needs an s390x host); the device and tag still show up.
+        pytest.xfail("virtio-fs cross-endian (s390x guest, x86_64 virtiofsd): %s" % fs[0])
     assert any(r.get("hello") == "hello-from-kvmhost1" for r in fs), fs
