@@ -146,13 +146,13 @@ def main():
     subchannels, devices = module_inprocess(opts.root)  # warm the page cache / dentries once
     floor(opts.root)
     floors, modules = [], []
-    for _ in range(opts.repeat):
+    for dummy in range(opts.repeat):
         floors.append(timed(floor, opts.root))
         modules.append(timed(module_inprocess, opts.root))
     full_module, full_floor = [], []
     result_size = 0
     result_file = tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False)
-    for _ in range(max(1, opts.repeat - 1)):
+    for dummy in range(max(1, opts.repeat - 1)):
         elapsed, out = module_process(opts.root)
         result_size = len(out)
         full_module.append(elapsed)

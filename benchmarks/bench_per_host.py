@@ -57,7 +57,7 @@ def main():
     extra = "tree=%s" % opts.tree
     times = {"discovery": [], "setup": []}
     run_play(plays["setup"], inventory, extra)  # warm-up (plugin caches, page cache)
-    for _ in range(opts.repeat):
+    for dummy in range(opts.repeat):
         for name in ("discovery", "setup"):
             times[name].append(run_play(plays[name], inventory, extra))
     fig = {name: statistics.median(values) for name, values in times.items()}

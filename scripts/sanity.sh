@@ -15,7 +15,17 @@ cp "$S390X_KVM_ROOT/scripts/ansible_test_get_pip.py" "$HOME/.ansible/test/cache/
 
 work=$S390X_KVM_CACHE/sanity/ansible_collections/s390x/kvm
 rm -rf "$work" && mkdir -p "$work"
-(cd "$S390X_KVM_ROOT" && git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ "$work/")
+# What the released collection contains: every file, less galaxy.yml's build_ignore.
+mapfile -t ignored < <("$S390X_KVM_VENV/bin/python" -c '
+import yaml, sys
+for pattern in yaml.safe_load(open(sys.argv[1])).get("build_ignore", []):
+    print(pattern)' "$S390X_KVM_ROOT/galaxy.yml")
+(cd "$S390X_KVM_ROOT" && git ls-files -co --exclude-standard -z | python3 -c '
+import fnmatch, sys
+patterns = sys.argv[1:]
+for path in sys.stdin.read().split("\0"):
+    if path and not any(path == p or path.startswith(p.rstrip("/") + "/") or fnmatch.fnmatch(path, p) for p in patterns):
+        sys.stdout.write(path + "\0")' "${ignored[@]}" | rsync -a --from0 --files-from=- ./ "$work/")
 cd "$work"
 git init -q && git add -A >/dev/null   # ansible-test lists a collection's files through git when it can
 log "ansible-test sanity (python 3.11)"

@@ -341,4 +341,3 @@ def guest_users_of(fs, usage, bus_id, mdevs):
             for entry in entries:
                 found.append(dict(entry, via="disk %s" % path))
     return found
-

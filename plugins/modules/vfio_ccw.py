@@ -312,7 +312,7 @@ def run(module):
         targets.update(t2)
 
     order = [bus_id for bus_id, sch in selected if bus_id in states]
-    results, changed_any, rolled_back = [], bool(freed), []
+    results, changed_any = [], bool(freed)
     before = dict((b, states[b].as_dict()) for b in order)
     snapshots = dict((b, vfio.state(b, states[b].subchannel)) for b in order)
     locks = [DeviceLock(fs, "css-" + states[b].subchannel, params["lock_timeout"]) for b in sorted(order)]
@@ -334,16 +334,9 @@ def run(module):
                 try:
                     vfio.apply(s, target)
                 except (VfioError, HostAccessError) as err:
-                    for done in reversed(touched):
-                        try:
-                            current = vfio.state(done, states[done].subchannel)
-                            vfio.apply(current, vfio.rollback_target(snapshots[done]))
-                            rolled_back.append(done)
-                        except (VfioError, HostAccessError) as rollback_err:
-                            module.warn("roll-back of %s failed: %s" % (done, rollback_err))
-                    module.fail_json(msg="%s: %s; %s" % (bus_id, err, "rolled back: %s" % ", ".join(rolled_back)
-                                                          if rolled_back else "nothing to roll back"),
-                                     rolled_back=rolled_back, failed_device=bus_id)
+                    rolled_back = roll_back(module, vfio, touched, states, snapshots)
+                    outcome = "rolled back: %s" % ", ".join(rolled_back) if rolled_back else "nothing to roll back"
+                    module.fail_json(msg="%s: %s; %s" % (bus_id, err, outcome), rolled_back=rolled_back, failed_device=bus_id)
             changed_any = changed_any or bool(steps)
             after = predicted_after(s, target, steps) if module.check_mode else vfio.state(bus_id, s.subchannel).as_dict()
             entry = {"bus_id": bus_id, "subchannel": s.subchannel, "changed": bool(steps), "steps": steps,
@@ -364,6 +357,19 @@ def run(module):
             "after": dict((r["bus_id"], r["after"]) for r in results if r["changed"]),
         }
     return result
+
+
+def roll_back(module, vfio, touched, states, snapshots):
+    """Return the devices changed in this run, newest first, to the state recorded before it."""
+    rolled_back = []
+    for bus_id in reversed(touched):
+        try:
+            current = vfio.state(bus_id, states[bus_id].subchannel)
+            vfio.apply(current, vfio.rollback_target(snapshots[bus_id]))
+            rolled_back.append(bus_id)
+        except (VfioError, HostAccessError) as err:
+            module.warn("roll-back of %s failed: %s" % (bus_id, err))
+    return rolled_back
 
 
 def predicted_after(s, target, steps):

@@ -28,7 +28,7 @@ def host_tree(tmp_path_factory):
 def _collections_path():
     """The directory holding ansible_collections/ (where this checkout is installed)."""
     import ansible_collections.s390x.kvm.plugins.module_utils.bus_id as probe
-    return probe.__file__.split(os.sep + "ansible_collections" + os.sep)[0]
+    return probe.__file__.split(os.sep + "ansible_collections" + os.sep, maxsplit=1)[0]
 
 
 @pytest.fixture(scope="session")
