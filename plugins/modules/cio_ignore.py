@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: cio_ignore
+short_description: Free CCW devices from, or add them to, the cio_ignore list of an IBM Z host
+version_added: 0.1.0
+description:
+  - Devices on the C(cio_ignore) list are invisible to Linux (no subchannel is registered for them).
+    O(state=absent) frees the given devices (writes C(free <range>) to C(/proc/cio_ignore), then
+    C(1) to C(/proc/cio_settle) so they are registered before the task ends, as C(cio_ignore -r)
+    does); O(state=present) adds them (C(add <range>)).
+  - Only what is not already in the wanted state is written, so a second run reports C(changed=false).
+  - The change lasts until the next boot. Where the kernel command line has a C(cio_ignore=)
+    parameter that would hide freed devices again, the module warns and returns
+    RV(boot_cmdline_cio_ignore); make the change persistent in the boot configuration
+    (for example with C(chzdev) or the C(zipl) parameters).
+author:
+  - s390x.kvm developers (@s390x-kvm)
+extends_documentation_fragment:
+  - s390x.kvm.host_root
+options:
+  devices:
+    description: Bus IDs, device numbers or ranges (V(0.0.0200-0.0.02ff)).
+    type: list
+    elements: str
+    required: true
+  state:
+    description: V(absent) frees the devices from the list; V(present) puts them on it.
+    type: str
+    choices: [present, absent]
+    default: absent
+attributes:
+  check_mode:
+    support: full
+    description: Reports the ranges it would write; changes nothing.
+  diff_mode:
+    support: full
+    description: The cio_ignore list before and after.
+  idempotent:
+    support: full
+    description: Writes only ranges not yet in the wanted state.
+seealso:
+  - module: s390x.kvm.ccw_info
+  - name: cio_ignore(8)
+    description: The s390-tools command this module mirrors.
+    link: https://www.ibm.com/docs/en/linux-on-systems?topic=commands-cio-ignore
+"""
+
+EXAMPLES = r"""
+- name: Make the DASDs for guests visible
+  s390x.kvm.cio_ignore:
+    devices: [0.0.0200-0.0.02ff]
+    state: absent
+"""
+
+RETURN = r"""
+written:
+  description: The commands written to /proc/cio_ignore.
+  returned: always
+  type: list
+  elements: str
+  sample: ["free 0.0.0200-0.0.02ff"]
+ignored:
+  description: The cio_ignore list after the change (in check mode, as it would be).
+  returned: always
+  type: list
+  elements: str
+boot_cmdline_cio_ignore:
+  description: The cio_ignore= parameter of the running kernel's command line, if any.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, format_key, parse_range
+from ansible_collections.s390x.kvm.plugins.module_utils.common import HOST_ROOT_SPEC, open_host
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
+
+
+def ranges_to_text(ranges):
+    return [format_key(a) if a == b else "%s-%s" % (format_key(a), format_key(b)) for a, b in ranges]
+
+
+def subtract(ranges, first, last):
+    out = []
+    for a, b in ranges:
+        if b < first or a > last:
+            out.append((a, b))
+            continue
+        if a < first:
+            out.append((a, first - 1))
+        if b > last:
+            out.append((last + 1, b))
+    return out
+
+
+def overlap(ranges, first, last):
+    """Parts of [first, last] that are on the list."""
+    return [(max(a, first), min(b, last)) for a, b in ranges if not (b < first or a > last)]
+
+
+def gaps(ranges, first, last):
+    """Parts of [first, last] that are not on the list."""
+    result, cursor = [], first
+    for a, b in sorted(ranges):
+        if b < cursor or a > last:
+            continue
+        if a > cursor:
+            result.append((cursor, a - 1))
+        cursor = max(cursor, b + 1)
+    if cursor <= last:
+        result.append((cursor, last))
+    return result
+
+
+def run(module):
+    fs = open_host(module)
+    if not fs.exists("/proc/cio_ignore"):
+        module.fail_json(msg="%s/proc/cio_ignore does not exist: not an IBM Z (s390x) host" % module.params["host_root"].rstrip("/"))
+    try:
+        wanted = [parse_range(d) for d in module.params["devices"]]
+        current = [parse_range(line) for line in fs.lines("/proc/cio_ignore") if line.strip()]
+    except BusIdError as err:
+        module.fail_json(msg="devices: %s" % err)
+    before = ranges_to_text(sorted(current))
+    commands, after = [], list(current)
+    for first, last in wanted:
+        if module.params["state"] == "absent":
+            parts = overlap(after, first, last)
+            commands.extend("free %s" % t for t in ranges_to_text(parts))
+            for a, b in parts:
+                after = subtract(after, a, b)
+        else:
+            parts = gaps(after, first, last)
+            commands.extend("add %s" % t for t in ranges_to_text(parts))
+            after = sorted(after + parts)
+    if commands and not module.check_mode:
+        for command in commands:
+            fs.write("/proc/cio_ignore", command)
+        if module.params["state"] == "absent" and fs.exists("/proc/cio_settle"):
+            fs.write("/proc/cio_settle", "1")
+        after = [parse_range(line) for line in fs.lines("/proc/cio_ignore") if line.strip()]
+    cmdline = fs.read("/proc/cmdline", default="")
+    boot = [arg.split("=", 1)[1] for arg in cmdline.split() if arg.startswith("cio_ignore=")]
+    if boot and commands and module.params["state"] == "absent":
+        module.warn("the kernel command line has cio_ignore=%s: freed devices may be ignored again after a reboot; "
+                    "make the change persistent in the boot configuration" % boot[-1])
+    result = dict(changed=bool(commands), written=commands, ignored=ranges_to_text(sorted(after)),
+                  boot_cmdline_cio_ignore=boot[-1] if boot else None)
+    if module._diff:
+        result["diff"] = {"before": "\n".join(before) + "\n", "after": "\n".join(result["ignored"]) + "\n"}
+    return result
+
+
+def main():
+    argument_spec = dict(devices=dict(type="list", elements="str", required=True),
+                         state=dict(type="str", choices=["present", "absent"], default="absent"))
+    argument_spec.update(HOST_ROOT_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        module.exit_json(**run(module))
+    except HostAccessError as err:
+        module.fail_json(msg=str(err))
+
+
+if __name__ == "__main__":
+    main()
