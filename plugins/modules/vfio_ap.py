@@ -20,7 +20,7 @@ description:
   - With O(state=absent), removes the matrix device and its persistent definition and gives its
     adapters and domains back to the host, except those another matrix device still uses.
   - Persistence (O(persist=true)) writes the mdevctl definition C(/etc/mdevctl.d/matrix/<uuid>) (attributes
-    in order: adapters, domains, control domains) and the masks as the udev rule
+    in the order adapters, domains, control domains) and the masks as the udev rule
     C(/etc/udev/rules.d/41-ap.rules) in the form chzdev writes.
   - Refuses, before changing anything, APQNs that another matrix device holds, the host's default
     domain (C(ap_domain)), adapters or domains beyond the machine's maximum, and adapters older than CEX4.
