@@ -1,0 +1,219 @@
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""guest_model: validation messages naming the variable, deterministic and stable CCW devno
+allocation, and the role's templates rendering IBM's documented XML for every device kind."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import jinja2
+import pytest
+
+from ansible_collections.s390x.kvm.plugins.filter.guest_model import GuestError, guest_model, stable_mac
+from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+TEMPLATES = os.path.join(ROOT, "roles", "guest", "templates")
+
+MDEV_CCW = "90c6c135-ad44-41d0-b1b7-bae47de48627"
+MDEV_AP = "a0c6c135-ad44-41d0-b1b7-bae47de48627"
+
+
+def base(**kw):
+    spec = {"name": "web1", "memory_mib": 2048, "vcpus": 2}
+    spec.update(kw)
+    return spec
+
+
+def everything():
+    return base(
+        disks=[
+            {"name": "vda", "kind": "dasd", "bus_id": "0.0.e714", "boot_order": 1},
+            {"name": "vdb", "kind": "scsi", "wwid": "36005076305ffc1ae000000000000215c"},
+            {"name": "vdc", "kind": "nvme", "path": "/dev/disk/by-id/nvme-eui.0025388b71b05bd3"},
+            {"name": "vdd", "kind": "image", "path": "/var/lib/libvirt/images/web1.qcow2"},
+            {"name": "sda", "kind": "cdrom", "path": "/isos/install.iso"},
+            {"name": "sdb", "kind": "image", "path": "/var/lib/libvirt/images/lun.raw", "bus": "scsi"},
+        ],
+        interfaces=[
+            {"kind": "macvtap", "source": "encbdf0", "trust_guest_rx_filters": True},
+            {"kind": "bridge", "source": "br0"},
+            {"kind": "ovs", "source": "ovsbr0", "interfaceid": "09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f"},
+            {"kind": "macvtap", "source": "eno1", "transport": "pci", "zpci_uid": 8, "zpci_fid": "0x20"},
+        ],
+        filesystems=[{"tag": "data", "source": "/srv/data"}],
+        hostdevs=[
+            {"kind": "vfio-ccw", "uuid": MDEV_CCW, "devno": "0.0.e715"},
+            {"kind": "vfio-pci", "address": "0001:00:00.0", "zpci_uid": 1, "zpci_fid": 16},
+            {"kind": "vfio-ap", "uuid": MDEV_AP},
+            {"kind": "scsi", "adapter": "scsi_host0", "bus": 0, "target": 1, "unit": 0},
+        ],
+        gpu=True, keyboard=True, mouse=True, vnc_listen="127.0.0.1", watchdog_action="reset",
+        console_log="/var/log/libvirt/qemu/web1.console.log",
+    )
+
+
+def render(model):
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), trim_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template("domain.xml.j2").render(guest__model=model)
+
+
+def devnos(model):
+    return dict((d["key"], d["devno"]) for d in model["devices"] if d.get("devno"))
+
+
+def test_all_device_kinds_render_ibm_xml():
+    model = guest_model(everything(), domain_type="kvm")
+    root = dx.parse(render(model))
+    assert root.get("type") == "kvm"
+    assert root.find("./os/type").attrib == {"arch": "s390x", "machine": "s390-ccw-virtio"}
+    assert root.find("cpu").get("mode") == "host-model"
+    assert root.findtext("on_crash") == "preserve"
+    # every virtio CCW address has cssid 0xfe and a unique devno
+    ccw = [a for a in root.iter("address") if a.get("type") == "ccw"]
+    assert all(a.get("cssid") == "0xfe" and a.get("ssid") == "0x0" for a in ccw)
+    assert len(set(a.get("devno") for a in ccw)) == len(ccw)
+    disks = dict((d.find("target").get("dev"), d) for d in root.findall("./devices/disk"))
+    assert disks["vda"].find("source").get("dev") == "/dev/disk/by-path/ccw-0.0.e714"
+    assert disks["vda"].find("driver").attrib == {"name": "qemu", "type": "raw", "cache": "none", "io": "native",
+                                                  "iothread": "1"}
+    assert disks["vda"].find("boot").get("order") == "1"
+    assert disks["vdb"].find("source").get("dev") == "/dev/disk/by-id/dm-uuid-mpath-36005076305ffc1ae000000000000215c"
+    assert disks["vdd"].find("driver").get("type") == "qcow2" and disks["vdd"].get("type") == "file"
+    assert disks["sda"].get("device") == "cdrom" and disks["sda"].find("readonly") is not None
+    assert disks["sda"].find("target").get("bus") == "scsi"
+    assert disks["sda"].find("address").attrib == {"type": "drive", "controller": "0", "bus": "0", "target": "0",
+                                                   "unit": "0"}
+    assert disks["sdb"].find("address").get("unit") == "1"
+    ifaces = root.findall("./devices/interface")
+    assert ifaces[0].get("type") == "direct" and ifaces[0].get("trustGuestRxFilters") == "yes"
+    assert ifaces[0].find("source").attrib == {"dev": "encbdf0", "mode": "bridge"}
+    assert ifaces[2].find("virtualport").get("type") == "openvswitch"
+    assert ifaces[3].find("rom").get("enabled") == "no"
+    assert ifaces[3].find("./address/zpci").attrib == {"uid": "0x0008", "fid": "0x00000020"}
+    fs = root.find("./devices/filesystem")
+    assert fs.find("driver").get("type") == "virtiofs" and fs.find("target").get("dir") == "data"
+    assert root.find("./memoryBacking/access").get("mode") == "shared"
+    hostdevs = root.findall("./devices/hostdev")
+    assert [h.get("model") or h.get("type") for h in hostdevs] == ["vfio-ccw", "pci", "vfio-ap", "scsi"]
+    assert hostdevs[0].find("address").get("devno") == "0xe715"
+    assert hostdevs[1].find("./address/zpci").attrib == {"uid": "0x0001", "fid": "0x00000010"}
+    assert hostdevs[3].find("./source/adapter").get("name") == "scsi_host0"
+    assert root.find("./devices/controller").attrib == {"type": "scsi", "index": "0", "model": "virtio-scsi"}
+    assert root.find("./devices/watchdog").attrib == {"model": "diag288", "action": "reset"}
+    assert [i.get("type") for i in root.findall("./devices/input")] == ["keyboard", "mouse"]
+    assert root.find("./devices/video/model").get("type") == "virtio"
+    # the same XML describes the same devices (blockers come from the pass-through and zPCI ones)
+    blocked = sorted(b["device"] for b in dx.describe_domain(render(model))["migration_blockers"])
+    assert len(blocked) == 6, blocked
+
+
+def test_tcg_uses_the_qemu_cpu_model_and_kvm_host_model():
+    assert guest_model(base(), domain_type="qemu")["cpu"] == {"mode": "custom", "model": "qemu"}
+    assert guest_model(base(), domain_type="kvm")["cpu"] == {"mode": "host-model"}
+    with pytest.raises(GuestError, match="guest_cpu_model: host-model needs KVM"):
+        guest_model(base(cpu_model="host-model"), domain_type="qemu")
+
+
+def test_devnos_are_per_kind_and_deterministic():
+    first = devnos(guest_model(everything()))
+    assert first == devnos(guest_model(everything()))
+    assert first["disk[vda]"] == "0x1000" and first["disk[vdd]"] == "0x1003"
+    assert first["filesystem[data]"] == "0x3000"
+    assert first["controller[scsi:0]"] == "0x4000"
+    assert first["video"] == "0x5000" and first["input[keyboard]"] == "0x5001"
+    assert first["memballoon"] == "0xff00" and first["rng"] == "0xff01"
+    assert first["hostdev[mdev:%s]" % MDEV_CCW] == "0xe715"
+
+
+def test_devnos_stay_when_a_device_is_removed_or_added():
+    spec = everything()
+    stored = render(guest_model(spec))
+    before = devnos(guest_model(spec, existing_xml=stored))
+    del spec["disks"][1]                                   # remove vdb (0x1001)
+    spec["disks"].insert(0, {"name": "vde", "kind": "image", "path": "/var/lib/libvirt/images/new.raw"})
+    after = devnos(guest_model(spec, existing_xml=stored))
+    for key, devno in after.items():
+        if key in before:
+            assert before[key] == devno, key
+    assert "disk[vdb]" not in after
+    assert after["disk[vde]"] == "0x1004"                  # lowest free, and not vdb's old number
+
+
+def test_explicit_devno_wins_over_a_kept_one():
+    spec = base(disks=[{"name": "vda", "kind": "image", "path": "/a.raw"}])
+    stored = render(guest_model(spec))
+    spec["disks"][0]["devno"] = "0.0.0100"
+    assert devnos(guest_model(spec, existing_xml=stored))["disk[vda]"] == "0x0100"
+
+
+def test_stable_mac():
+    model = guest_model(base(interfaces=[{"kind": "bridge", "source": "br0"}]))
+    mac = [d for d in model["devices"] if d["partial"] == "interface"][0]["mac"]
+    assert mac == stable_mac("web1", "bridge:br0") and mac.startswith("52:54:00:")
+
+
+@pytest.mark.parametrize("spec, message", [
+    (base(disks=[{"name": "vda", "kind": "image", "path": "/a", "devno": "0x1"}],
+          interfaces=[{"kind": "bridge", "source": "br0", "devno": 1}]),
+     "guest_interfaces[0].devno: device number 0x0001 is also given to guest_disks[0].devno"),
+    (base(disks=[{"name": "vda", "kind": "floppy", "path": "/a"}]),
+     "guest_disks[0].kind: 'floppy' is not allowed; allowed: image, dasd, scsi, nvme, block, cdrom"),
+    (base(filesystems=[{"tag": "data"}]),
+     "guest_filesystems[0].source: required: the host directory to share"),
+    (base(filesystems=[{"tag": "data", "source": "/srv"}], memory_backing="none"),
+     "guest_memory_backing: virtio-fs (guest_filesystems) needs shared memory"),
+    (base(disks=[{"name": "vda", "kind": "dasd"}]), "guest_disks[0].bus_id: required"),
+    (base(disks=[{"name": "vda", "kind": "dasd", "bus_id": "0.0.12"}]), "guest_disks[0].bus_id: '0.0.12' is not"),
+    (base(disks=[{"name": "vda", "kind": "image", "path": "/a"}, {"name": "vda", "kind": "image", "path": "/b"}]),
+     "guest_disks[1].name: vda is also the name of guest_disks[0]"),
+    (base(disks=[{"name": "sda", "kind": "cdrom", "controller": 1}]),
+     "guest_disks[0].controller: SCSI controller 1 leaves a gap"),
+    (base(disks=[{"name": "vda", "kind": "image", "path": "/a", "cache": "writeback"}]),
+     "guest_disks[0].io: io=native needs cache none or directsync"),
+    (base(disks=[{"name": "vda", "kind": "image", "path": "/a", "iothread": 2}]),
+     "guest_disks[0].iothread: 2 is out of range (0 to 1)"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "mac": "01:00:00:00:00:01"}]),
+     "guest_interfaces[0].mac: 01:00:00:00:00:01 is a multicast address"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0"}, {"kind": "bridge", "source": "br0"}]),
+     "guest_interfaces[1].name: two interfaces are called bridge:br0"),
+    (base(hostdevs=[{"kind": "vfio-ccw", "uuid": "nope"}]), "guest_hostdevs[0].uuid: 'nope' is not a UUID"),
+    (base(hostdevs=[{"kind": "vfio-pci", "address": "0001:00:00.0", "zpci_uid": 1},
+                    {"kind": "vfio-pci", "address": "0002:00:00.0", "zpci_uid": 1}]),
+     "guest_hostdevs[1].zpci_uid: 0x0001 is also the uid of guest_hostdevs[0]"),
+    (base(hostdevs=[{"kind": "vfio-ap", "uuid": MDEV_AP, "devno": "0x10"}]),
+     "guest_hostdevs[0].devno: a vfio-ap matrix device has no CCW device number"),
+    (base(disks=[{"name": "vda", "kind": "image", "path": "/a", "devno": "1.0.0001"}]),
+     "guest_disks[0].devno: 1.0.0001: virtio CCW devices live in css 0xfe"),
+    (base(disks="vda"), "guest_disks: must be a list"),
+    (base(name="bad name"), "guest_name: 'bad name' is not a usable domain name"),
+    (base(initrd="/boot/initrd"), "guest_kernel: required when guest_initrd"),
+])
+def test_wrong_input_names_the_variable(spec, message):
+    with pytest.raises(GuestError) as info:
+        guest_model(spec, domain_type="kvm")
+    assert message in str(info.value)
+
+
+def test_host_checks_for_passthrough_and_virtiofs():
+    model = guest_model(everything())
+    checks = dict((d["var"], d["host_check"]["path"]) for d in model["devices"] if d.get("host_check"))
+    assert checks == {
+        "guest_filesystems[0]": "/srv/data",
+        "guest_hostdevs[0]": "/sys/bus/mdev/devices/%s" % MDEV_CCW,
+        "guest_hostdevs[1]": "/sys/bus/pci/devices/0001:00:00.0",
+        "guest_hostdevs[2]": "/sys/bus/mdev/devices/%s" % MDEV_AP,
+        "guest_hostdevs[3]": "/sys/bus/scsi/devices/0:0:1:0",
+    }
+
+
+def test_rendered_xml_compares_equal_to_itself_after_a_libvirt_like_rewrite():
+    """The role's own output, canonicalised as libvirt stores it (pty console -> SCLP serial +
+    console), compares equal: no spurious change."""
+    xml = render(guest_model(everything()))
+    assert not dx.compare(xml, dx.to_text(dx.normalize(xml))).changed
