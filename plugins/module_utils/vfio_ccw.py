@@ -41,7 +41,7 @@ class CcwState(object):
     """What the kernel and the persistence files say about one device's subchannel."""
 
     __slots__ = ("bus_id", "subchannel", "registered", "online", "driver", "override", "mdevs",
-                 "cutype", "persisted_override", "persisted_mdevs")
+                 "cutype", "persisted_override", "persisted_mdevs", "definitions")
 
     def as_dict(self):
         return {
@@ -101,7 +101,8 @@ class VfioCcw(object):
         s.override = None if override in ("", "(null)") else override
         s.mdevs = sorted(e for e in fs.listdir(base) if _UUID_RE.match(e))
         s.persisted_override = self.persistence.override("css", sch)
-        s.persisted_mdevs = sorted(self.persistence.mdev_definitions(sch))
+        s.definitions = self.persistence.mdev_definitions(sch)
+        s.persisted_mdevs = sorted(s.definitions)
         return s
 
     def cio_ignored(self, bus_id):
@@ -308,7 +309,8 @@ class VfioCcw(object):
             "online": s.online if s.driver == IO_SUBCHANNEL else None,
             "persist_override": s.persisted_override,
             "persist_mdevs": list(s.persisted_mdevs),
-            "saved_definitions": self.persistence.mdev_definitions(s.subchannel),
+            # As recorded with the state, before the run wrote anything.
+            "saved_definitions": dict(s.definitions),
         }
 
 

@@ -170,9 +170,6 @@ def test_failure_in_third_device_rolls_back_the_first_two(tmp_path):
         sim.close()
 
 
-@pytest.mark.xfail(strict=True, reason="module bug: VfioCcw.rollback_target() reads the mdevctl definitions at roll-back "
-                                       "time (after the run wrote them) instead of from the snapshot taken before the "
-                                       "run, so roll-back re-writes /etc/mdevctl.d/<sch>/<uuid> instead of removing it")
 def test_roll_back_also_removes_the_mdevctl_definitions(tmp_path):
     sim, before, rc, _res = _rolled_back_run(tmp_path)
     try:
