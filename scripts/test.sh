@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # All tests: unit, sanity, lint, then the real-part suites (emulated Z host, libvirt, molecule).
-# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint integration  (default: all)
+# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint integration molecule  (default: all)
 # Installs what it needs on first use. In CI (CI=true) a missing prerequisite fails instead of skipping.
 source "$(dirname "$0")/lib.sh"
 base_setup
 cd "$S390X_KVM_ROOT"
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint integration)
+[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint integration molecule)
 failed=()
 declare -A took
 
@@ -39,8 +39,10 @@ for stage in "${stages[@]}"; do
             run_stage lint ansible-lint --profile production ;;
         integration)
             run_stage integration bash scripts/integration.sh ;;
+        molecule)
+            run_stage molecule bash scripts/molecule.sh ;;
         *)
-            echo "unknown stage $stage (allowed: unit sanity lint integration)" >&2; exit 2 ;;
+            echo "unknown stage $stage (allowed: unit sanity lint integration molecule)" >&2; exit 2 ;;
     esac
 done
 

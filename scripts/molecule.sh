@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Molecule scenarios of the roles, on podman with a local Debian 12 systemd image.
+# Usage: scripts/molecule.sh [ROLE ...]        (default: every role with molecule/default)
+#        MOLECULE_COMMAND=converge scripts/molecule.sh kvm_host   (any molecule sub-command)
+# Installs what it needs on first use: podman + runc, the base image (debootstrap, no registry
+# needed), molecule into the virtualenv and the containers.podman collection (from the PyPI
+# "ansible" wheel: no Galaxy). Fails when any scenario fails.
+source "$(dirname "$0")/lib.sh"
+base_setup
+cd "$S390X_KVM_ROOT"
+
+MOLECULE_CACHE=$S390X_KVM_CACHE/molecule
+MOLECULE_IMAGE=localhost/s390x-kvm-debian12:latest
+mkdir -p "$MOLECULE_CACHE"
+
+# -- podman ------------------------------------------------------------------------------
+apt_ensure podman runc containernetworking-plugins iptables debootstrap libfuse3-3
+# The fixture hosts' simulated kernel is served to the containers through FUSE (kernel_watch.py).
+if [ ! -c /dev/fuse ]; then
+    echo "/dev/fuse is missing: the molecule scenarios serve their fixture hosts through FUSE" >&2
+    [ "${CI:-}" = true ] && exit 1
+    log "molecule SKIPPED (no /dev/fuse)"; exit 0
+fi
+# Project-owned settings (runc, ulimits) instead of editing /etc/containers/containers.conf.
+export CONTAINERS_CONF=$S390X_KVM_ROOT/tests/molecule/containers.conf
+
+# -- base image: debootstrap + podman import, rebuilt only when the recipe changes ----------
+IMAGE_PACKAGES=python3,python3-apt,sudo,systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates
+
+debian_mirror() {
+    local uri
+    uri=$(grep -h -m1 -E '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | head -1)
+    [ -n "$uri" ] || uri=$(grep -h -m1 -E '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -1)
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+image_ensure() {
+    local recipe tarball rootfs start
+    # The recipe: what goes in, plus this function's own text.
+    recipe=$( (echo "$IMAGE_PACKAGES"; declare -f image_ensure; cat /usr/local/share/ca-certificates/*.crt 2>/dev/null) | sha256sum | cut -c1-12)
+    if [ "$(podman image inspect --format '{{index .Config.Labels "s390x-kvm.recipe"}}' "$MOLECULE_IMAGE" 2>/dev/null)" = "$recipe" ]; then
+        return 0
+    fi
+    tarball=$MOLECULE_CACHE/debian12-$recipe.tar
+    if [ ! -f "$tarball" ]; then
+        start=$(date +%s)
+        rootfs=$MOLECULE_CACHE/rootfs.tmp
+        rm -rf "$rootfs"
+        log "debootstrap bookworm ($IMAGE_PACKAGES) from $(debian_mirror)"
+        debootstrap --variant=minbase --include="$IMAGE_PACKAGES" bookworm "$rootfs" "$(debian_mirror)" >"$MOLECULE_CACHE/debootstrap.log" 2>&1 \
+            || { tail -20 "$MOLECULE_CACHE/debootstrap.log" >&2; return 1; }
+        # The host's archive sources (updates, security) and its Acquire::Check-* settings.
+        rm -f "$rootfs/etc/apt/sources.list"
+        cp /etc/apt/sources.list.d/*.sources "$rootfs/etc/apt/sources.list.d/" 2>/dev/null \
+            || cp /etc/apt/sources.list "$rootfs/etc/apt/sources.list"
+        apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy) ' \
+            | sed 's/$/;/' >"$rootfs/etc/apt/apt.conf.d/99s390x-kvm-host" || true
+        # HTTPS through the machine's TLS-intercepting proxy needs its CA inside too.
+        if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+            cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+            chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
+        fi
+        # A container has no console gettys or udev; keep systemd's boot short.
+        for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
+                    systemd-remount-fs.service systemd-firstboot.service; do
+            ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+        done
+        rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+        tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+        rm -rf "$rootfs"
+        log "base image rootfs built in $(( $(date +%s) - start )) s"
+    fi
+    log "podman import $MOLECULE_IMAGE"
+    podman import --change "LABEL s390x-kvm.recipe=$recipe" --change 'CMD ["/sbin/init"]' \
+        "$tarball" "$MOLECULE_IMAGE" >/dev/null
+    find "$MOLECULE_CACHE" -maxdepth 1 -name 'debian12-*.tar' ! -name "debian12-$recipe.tar" -delete
+}
+
+# -- containers.podman (molecule's podman driver and connection) without Galaxy --------------
+# The PyPI "ansible" package bundles it; only that collection is unpacked from the wheel.
+PODMAN_COLLECTIONS=$MOLECULE_CACHE/collections
+podman_collection_ensure() {
+    local dest=$PODMAN_COLLECTIONS/ansible_collections/containers/podman wheel
+    if [ ! -f "$dest/MANIFEST.json" ]; then
+        log "containers.podman from the PyPI ansible wheel"
+        mkdir -p "$MOLECULE_CACHE/wheels"
+        pip download -q --disable-pip-version-check --no-deps -d "$MOLECULE_CACHE/wheels" "ansible>=12,<13" \
+            2> >(grep -v "is ignored: it is neither" >&2)
+        wheel=$(ls -t "$MOLECULE_CACHE"/wheels/ansible-12.*.whl | head -1)
+        rm -rf "$dest"
+        python - "$wheel" "$PODMAN_COLLECTIONS" <<'PY'
+import sys, zipfile
+prefix = "ansible_collections/containers/podman/"
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    wheel.extractall(sys.argv[2], [n for n in wheel.namelist() if n.startswith(prefix)])
+PY
+        rm -f "$wheel"
+    fi
+    export ANSIBLE_COLLECTIONS_PATH=$S390X_KVM_COLLECTIONS:$PODMAN_COLLECTIONS
+}
+
+podman_collection_ensure
+image_ensure
+
+# -- scenarios ----------------------------------------------------------------------------
+roles=("$@")
+if [ ${#roles[@]} -eq 0 ]; then
+    for dir in roles/*/molecule/default; do
+        [ -f "$dir/molecule.yml" ] && roles+=("$(basename "$(dirname "$(dirname "$dir")")")")
+    done
+fi
+export NO_COLOR=${NO_COLOR:-1}
+failed=()
+times=()
+for role in "${roles[@]}"; do
+    start=$(date +%s)
+    log "molecule ${MOLECULE_COMMAND:-test}: $role"
+    if ! (cd "roles/$role" && molecule "${MOLECULE_COMMAND:-test}"); then
+        failed+=("$role")
+    fi
+    times+=("$role=$(( $(date +%s) - start ))")
+done
+log "molecule times (s): ${times[*]}"
+if [ ${#failed[@]} -ne 0 ]; then
+    log "molecule FAILED: ${failed[*]}"
+    exit 1
+fi
