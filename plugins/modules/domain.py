@@ -397,7 +397,13 @@ class DomainManager(object):
             self.result.update(name=self.name, state=now, actions=self.actions, seconds=self.seconds, changed=True)
             self.module.fail_json(msg="domain %s did not shut down within %s s (state %s); set destroy_after_timeout "
                                       "to destroy it after the timeout" % (self.name, timeout, now), **self.result)
-        self._timed("destroy", dom.destroy)
+        try:
+            self._timed("destroy", dom.destroy)
+        except lc.LibvirtFailure:
+            if lc.domain_state(dom)[0] not in ("shut_off", "crashed"):
+                raise
+            self.result["shutdown"] = "graceful"      # it went down between the timeout and the destroy
+            return
         self.result["shutdown"] = "destroyed"
 
     # -- removal ------------------------------------------------------------------------

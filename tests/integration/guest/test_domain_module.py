@@ -1,0 +1,211 @@
+"""s390x.kvm.domain and s390x.kvm.domain_info on a real libvirtd (kvmhost1) with s390x TCG guests:
+run states, graceful shutdown with timeout then destroy, undefine with storage, check mode that
+agrees with real mode (check -> apply -> check gives changed, changed, ok), and every device
+kind that needs IBM Z hardware (DASD, SCSI multipath, NVMe, vfio-ccw, vfio-pci with zPCI, vfio-ap,
+SCSI tape, Open vSwitch) defined with libvirt's schema validation and compared idempotently."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.s390x.kvm.plugins.filter.guest_model import stable_mac
+from tests.integration.guest.conftest import ROOT
+from tests.testbed.pytest_libvirt import GuestConsole
+
+pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(600)]
+
+MODULES = os.path.join(ROOT, "plugins", "modules")
+
+
+def module(module_name, check=False, diff=True, **args):
+    """Run a module of this collection as Ansible would (JSON arguments on stdin); its result dict."""
+    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}
+    env = dict(os.environ)
+    collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (collections, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run([sys.executable, os.path.join(MODULES, module_name + ".py")], input=json.dumps(payload),
+                          capture_output=True, text=True, env=env, timeout=300)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("%s did not return JSON: %s %s" % (module_name, proc.stdout, proc.stderr))
+
+
+def render_role_xml(guest_vars, domain_type="qemu"):
+    """XML the guest role renders for these variables (through its filter and templates)."""
+    import jinja2
+    from ansible_collections.s390x.kvm.plugins.filter.guest_model import guest_model
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROOT, "roles", "guest", "templates")),
+                             trim_blocks=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("domain.xml.j2").render(guest__model=guest_model(guest_vars, domain_type=domain_type))
+
+
+@pytest.fixture
+def host(libvirt_hosts):
+    return libvirt_hosts["kvmhost1"]
+
+
+class Names(list):
+    """Domains a test uses: removed before (leftovers of an interrupted run) and after the test."""
+
+    def __init__(self, host):
+        list.__init__(self)
+        self.host = host
+
+    def append(self, name):
+        module("domain", uri=self.host.uri, name=name, state="absent")
+        list.append(self, name)
+
+
+@pytest.fixture
+def cleanup(host):
+    names = Names(host)
+    yield names
+    for name in names:
+        module("domain", uri=host.uri, name=name, state="absent")
+
+
+@pytest.fixture
+def bootable(s390x_guest_image, guest_workdir):
+    def make(name, **extra):
+        disk = os.path.join(guest_workdir, "%s-vda.qcow2" % name)
+        if not os.path.exists(disk):
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "32M"], check=True)
+        spec = {"name": name, "memory_mib": 384, "kernel": s390x_guest_image.kernel,
+                "initrd": s390x_guest_image.initrd, "cmdline": s390x_guest_image.cmdline,
+                "console_log": os.path.join(guest_workdir, "%s.console.log" % name),
+                "disks": [{"name": "vda", "kind": "image", "path": disk}]}
+        spec.update(extra)
+        return render_role_xml(spec), disk
+    return make
+
+
+def test_check_mode_agrees_with_real_mode_through_every_state(host, cleanup, bootable):
+    name = "gx-states"
+    cleanup.append(name)
+    xml, disk = bootable(name)
+    seen = []
+    for state in ("present", "running", "paused", "running", "destroyed", "paused", "running", "absent"):
+        args = dict(uri=host.uri, xml=xml if state != "absent" else None, name=name, state=state)
+        if state == "absent":
+            args["remove_storage"] = True
+        predicted = module("domain", check=True, **args)
+        applied = module("domain", **args)
+        again = module("domain", check=True, **args)
+        assert not predicted.get("failed") and not applied.get("failed"), (state, predicted, applied)
+        assert predicted["changed"] is True and applied["changed"] is True, (state, predicted, applied)
+        assert predicted["actions"] == applied["actions"], (state, predicted["actions"], applied["actions"])
+        assert predicted["state"] == applied["state"], (state, predicted["state"], applied["state"])
+        assert again["changed"] is False, (state, again)
+        seen.append((state, applied["actions"], applied["state"], applied["seconds"]))
+    assert [s[2] for s in seen] == ["shut_off", "running", "paused", "running", "shut_off", "paused", "running",
+                                    "absent"], seen
+    assert seen[-1][1] == ["destroy", "undefine", "delete_file"], seen
+    assert not os.path.exists(disk)
+
+
+def test_graceful_shutdown_and_timeout_then_destroy(host, cleanup, bootable, guest_workdir, testbed_results):
+    # The guest kernel answers the SCLP quiesce signal (virDomainShutdown) by stopping: graceful
+    # shutdown completes. A zero timeout gives the timeout paths deterministically.
+    name = "gx-shutdown"
+    cleanup.append(name)
+    xml, _disk = bootable(name)
+    console = GuestConsole(os.path.join(guest_workdir, "%s.console.log" % name))
+
+    def boot():
+        mark = console.mark()
+        assert module("domain", uri=host.uri, xml=xml, state="running")["state"] == "running"
+        console.wait("READY", timeout=240, since=mark)
+
+    boot()
+    graceful = module("domain", uri=host.uri, name=name, state="shut_off", shutdown_timeout=120)
+    assert graceful["changed"] and graceful["shutdown"] == "graceful" and graceful["state"] == "shut_off", graceful
+
+    boot()
+    forced = module("domain", uri=host.uri, name=name, state="shut_off", shutdown_timeout=0,
+                    destroy_after_timeout=True)
+    assert forced["changed"] and forced["state"] == "shut_off", forced
+    assert forced["shutdown"] in ("destroyed", "graceful") and forced["actions"][0] == "shutdown", forced
+
+    boot()
+    refused = module("domain", uri=host.uri, name=name, state="shut_off", shutdown_timeout=0)
+    assert refused.get("failed") and "did not shut down within 0 s" in refused["msg"], refused
+    assert "destroy_after_timeout" in refused["msg"]
+    testbed_results["domain_graceful_shutdown_seconds"] = graceful["seconds"]["shutdown"]
+
+
+def test_errors_name_libvirt_codes(host):
+    missing = module("domain", uri=host.uri, name="gx-not-there", state="running")
+    assert missing["failed"] and "is not defined and no xml was given" in missing["msg"]
+    bad = module("domain", uri=host.uri, state="present",
+                 xml="<domain type='qemu'><name>gx-bad</name><memory>1</memory><bogus/></domain>")
+    assert bad["failed"] and bad["libvirt_error"]["code_name"] == "VIR_ERR_XML_INVALID_SCHEMA", bad
+    nohost = module("domain", uri="qemu+unix:///system?socket=/nonexistent", name="x", state="present")
+    assert nohost["failed"] and "VIR_ERR_SYSTEM_ERROR" in nohost["msg"], nohost
+
+
+MDEV_CCW = "90c6c135-ad44-41d0-b1b7-bae47de48627"
+MDEV_AP = "a0c6c135-ad44-41d0-b1b7-bae47de48627"
+
+
+def z_hardware_guest(name):
+    """Every device kind that needs IBM Z hardware (define + validate only on this x86 test bed)."""
+    return {
+        "name": name, "memory_mib": 512,
+        "disks": [
+            {"name": "vda", "kind": "dasd", "bus_id": "0.0.e714", "boot_order": 1},
+            {"name": "vdb", "kind": "scsi", "wwid": "36005076305ffc1ae000000000000215c"},
+            {"name": "vdc", "kind": "nvme", "path": "/dev/disk/by-id/nvme-eui.0025388b71b05bd3"},
+            {"name": "sda", "kind": "cdrom"},
+        ],
+        "interfaces": [
+            {"kind": "macvtap", "source": "encbdf0", "trust_guest_rx_filters": True},
+            {"kind": "ovs", "source": "ovsbr0"},
+            {"kind": "bridge", "source": "br0", "transport": "pci", "zpci_uid": 8, "zpci_fid": 32},
+        ],
+        "hostdevs": [
+            {"kind": "vfio-ccw", "uuid": MDEV_CCW, "devno": "0.0.e715"},
+            {"kind": "vfio-pci", "address": "0001:00:00.0", "zpci_uid": 1, "zpci_fid": 16},
+            {"kind": "vfio-ap", "uuid": MDEV_AP},
+            {"kind": "scsi", "adapter": "scsi_host0", "bus": 0, "target": 1, "unit": 0},
+        ],
+        "watchdog_action": "reset",
+    }
+
+
+def test_z_hardware_kinds_define_validated_and_idempotent(host, cleanup):
+    name = "gx-zhw"
+    cleanup.append(name)
+    xml = render_role_xml(z_hardware_guest(name))
+    first = module("domain", uri=host.uri, xml=xml, state="present", validate=True)
+    assert not first.get("failed"), first
+    assert first["changed"] and first["actions"] == ["define"], first
+    second = module("domain", uri=host.uri, xml=xml, state="present")
+    assert second["changed"] is False, second["changes"]
+
+    info = module("domain_info", uri=host.uri, names=[name], live=False)
+    dom = info["domains"][0]
+    kinds = dict((d["key"], d.get("backing_kind")) for d in dom["devices"])
+    assert kinds["disk[vda]"] == "dasd" and kinds["disk[vdb]"] == "scsi" and kinds["disk[vdc]"] == "nvme", kinds
+    assert sorted(p["model"] for p in dom["passthrough"]) == ["scsi", "vfio-ap", "vfio-ccw", "vfio-pci"]
+    vfio_ccw = [p for p in dom["passthrough"] if p["model"] == "vfio-ccw"][0]
+    assert vfio_ccw["guest_bus_id"] == "0.0.e715"
+    blockers = sorted(b["device"] for b in dom["migration_blockers"])
+    assert blockers == sorted([
+        "hostdev[mdev:%s]" % MDEV_CCW, "hostdev[mdev:%s]" % MDEV_AP, "hostdev[pci:0x0001:0x00:0x00.0x0]",
+        "hostdev[scsi:scsi_host0:0:1:0]", "interface[%s]" % stable_mac(name, "bridge:br0")]), blockers
+    assert dom["migratable"] is False
+
+
+def test_mdev_hostdev_cannot_start_on_x86(host, cleanup):
+    """vfio-ccw defines but cannot start without VFIO: the error carries libvirt's code."""
+    name = "gx-zhw-start"
+    cleanup.append(name)
+    spec = z_hardware_guest(name)
+    spec.update(disks=[], interfaces=[], hostdevs=spec["hostdevs"][:1])
+    started = module("domain", uri=host.uri, xml=render_role_xml(spec), state="running")
+    assert started["failed"] and started["actions"] == ["define", "start"], started
+    assert started["libvirt_error"]["code_name"].startswith("VIR_ERR_"), started
