@@ -77,7 +77,10 @@ class ZHost:
     def ssh_argv(self):
         return ["ssh", "-i", self.key, "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=" + self.known_hosts,
                 "-o", "HostKeyAlias=" + HOSTKEY_ALIAS, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR", "-p", str(self.port), "root@127.0.0.1"]
+                "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR",
+                # one multiplexed connection: every new ssh handshake costs ~1 s under TCG
+                "-o", "ControlMaster=auto", "-o", "ControlPath=" + os.path.join(self.run_dir, "ssh-mux-%C"),
+                "-o", "ControlPersist=120", "-p", str(self.port), "root@127.0.0.1"]
 
     def ssh(self, cmd, check=False, timeout=120, input=None):
         """Run a shell command on the host as root; a CompletedProcess with text output."""
