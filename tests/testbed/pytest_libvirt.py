@@ -19,6 +19,7 @@ parses the ``TB ...`` lines the guest prints, :class:`DomainEvents` waits for li
 events (device added/removed, lifecycle).
 """
 
+import fcntl
 import json
 import os
 import queue
@@ -148,27 +149,49 @@ def _keep_testbed():
     return os.environ.get("S390X_KVM_KEEP_TESTBED", "") not in ("", "0", "false", "no")
 
 
+# Several pytest sessions (e.g. two engineers' runs) may use the hosts at once: each holds a shared
+# lock on USERS_LOCK while it runs; the hosts are taken down only by the last session out, and only
+# if a fixture (not a person) brought them up (STARTED_MARK).
+USERS_LOCK = os.path.join(TB_CACHE, ".libvirt-users.lock")
+STARTED_MARK = os.path.join(TB_CACHE, ".libvirt-started-by-pytest")
+
+
 @pytest.fixture(scope="session")
 def libvirt_hosts():
     prerequisite(os.geteuid() == 0, "the libvirt test bed needs root (network and mount namespaces)")
-    prerequisite(libvirt is not None and hasattr(libvirt, "open"), "libvirt-python is not installed (pip install -r requirements-dev.txt)")
-    were_up = _run(["bash", os.path.join(SCRIPTS, "status.sh")], 60).returncode == 0
-    started = time.monotonic()
-    result = _run(["bash", os.path.join(SCRIPTS, "up.sh")], 900)
-    prerequisite(result.returncode == 0, "tests/testbed/libvirt/up.sh failed (exit %d): %s" % (
-        result.returncode, (result.stdout + result.stderr)[-2000:]))
-    hosts = LibvirtHosts(LibvirtHost(name, addr) for name, addr in HOSTS)
-    for host in hosts:
-        host.conn()
-    hosts.up_seconds = time.monotonic() - started
-    hosts.were_up = were_up
-    SESSION_TIMINGS["hosts_up_s"] = round(hosts.up_seconds, 3)
-    SESSION_TIMINGS["hosts_were_up"] = were_up
-    yield hosts
-    for host in hosts:
-        host.close()
-    if not were_up and not _keep_testbed():
-        _run(["bash", os.path.join(SCRIPTS, "down.sh")], 300)
+    prerequisite(libvirt is not None and hasattr(libvirt, "open"),
+                 "libvirt-python is not installed (pip install -r requirements-dev.txt)")
+    os.makedirs(TB_CACHE, exist_ok=True)
+    users = open(USERS_LOCK, "a")
+    fcntl.flock(users, fcntl.LOCK_SH)
+    try:
+        were_up = _run(["bash", os.path.join(SCRIPTS, "status.sh")], 60).returncode == 0
+        started = time.monotonic()
+        result = _run(["bash", os.path.join(SCRIPTS, "up.sh")], 900)
+        prerequisite(result.returncode == 0, "tests/testbed/libvirt/up.sh failed (exit %d): %s" % (
+            result.returncode, (result.stdout + result.stderr)[-2000:]))
+        if not were_up:
+            open(STARTED_MARK, "w").close()
+        hosts = LibvirtHosts(LibvirtHost(name, addr) for name, addr in HOSTS)
+        for host in hosts:
+            host.conn()
+        hosts.up_seconds = time.monotonic() - started
+        hosts.were_up = were_up
+        SESSION_TIMINGS["hosts_up_s"] = round(hosts.up_seconds, 3)
+        SESSION_TIMINGS["hosts_were_up"] = were_up
+        yield hosts
+        for host in hosts:
+            host.close()
+    finally:
+        try:
+            fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while another session uses them
+            last_out = True
+        except OSError:
+            last_out = False
+        if last_out and os.path.exists(STARTED_MARK) and not _keep_testbed():
+            _run(["bash", os.path.join(SCRIPTS, "down.sh")], 300)
+            os.unlink(STARTED_MARK)
+        users.close()
 
 
 # --------------------------------------------------------------------------- guest image
@@ -531,11 +554,15 @@ class TestDomains:
 
 @pytest.fixture(scope="session")
 def testbed_workdir():
-    """$TB_CACHE/libvirt/images/pytest: console logs and disks of this session (emptied when a
-    session starts, kept afterwards for inspection). Same path on both hosts."""
-    workdir = os.path.join(IMAGE_DIR, "pytest")
-    shutil.rmtree(workdir, ignore_errors=True)
-    os.makedirs(workdir)
+    """$TB_CACHE/libvirt/images/pytest-<pid>: console logs and disks of this session, kept afterwards
+    for inspection until a later session removes it. Same path on both hosts."""
+    os.makedirs(IMAGE_DIR, exist_ok=True)
+    for old in os.listdir(IMAGE_DIR):          # earlier sessions' directories (their pid is gone)
+        pid = old[len("pytest-"):]
+        if old.startswith("pytest-") and pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+            shutil.rmtree(os.path.join(IMAGE_DIR, old), ignore_errors=True)
+    workdir = os.path.join(IMAGE_DIR, "pytest-%d" % os.getpid())
+    os.makedirs(workdir, exist_ok=True)
     return workdir
 
 

@@ -29,14 +29,35 @@ host_pidfile() { echo "$(host_dir "$1")/libvirtd.pid"; }
 host_socket() { echo "$(host_dir "$1")/run/libvirt-sock"; }
 host_uri() { echo "qemu+unix:///system?socket=$(host_socket "$1")"; }
 
-# host_pid NAME: the pid of that host's libvirtd if it runs, else nothing (status 1).
+# host_pid NAME: the pid of that host's libvirtd if it runs, else nothing (status 1). By its pid
+# file, or else by the command line naming that pid file (only our instances do: a libvirtd whose
+# pid file was removed under it must still be found).
 host_pid() {
-    local pidfile pid
+    local pidfile pid p
     pidfile=$(host_pidfile "$1")
-    [ -s "$pidfile" ] || return 1
-    pid=$(cat "$pidfile")
-    [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = libvirtd ] || return 1
-    echo "$pid"
+    if [ -s "$pidfile" ]; then
+        pid=$(cat "$pidfile")
+        if [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = libvirtd ]; then
+            echo "$pid"; return 0
+        fi
+    fi
+    for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = libvirtd ] || continue
+        if tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qxF -- "$pidfile"; then
+            echo "${p#/proc/}"; return 0
+        fi
+    done
+    return 1
+}
+
+# tb_lock: serialise up.sh/down.sh runs (several pytest sessions may share the test bed).
+tb_lock() {
+    mkdir -p "$TB_CACHE"
+    exec 9>"$TB_CACHE/.libvirt-setup.lock"
+    if ! flock -w 600 9; then
+        echo "could not lock $TB_CACHE/.libvirt-setup.lock within 600 s" >&2
+        exit 1
+    fi
 }
 
 # netns_inode NS: inode of the named network namespace (empty if absent).

@@ -4,6 +4,7 @@
 # (configuration, defined domains, images) unless --purge is given.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root
+tb_lock
 purge=0
 [ "${1:-}" = --purge ] && purge=1
 
@@ -35,7 +36,7 @@ for h in "${TB_HOSTS[@]}"; do
         log "$h: stopping libvirtd (pid $pid)"
         kill "$pid"
         for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-        [ -d "/proc/$pid" ] && kill -9 "$pid"
+        if [ -d "/proc/$pid" ]; then kill -9 "$pid"; fi
     fi
     rm -f "$(host_pidfile "$h")"
 done

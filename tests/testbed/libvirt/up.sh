@@ -4,6 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root
 apt_ensure "${TB_APT_PACKAGES[@]}"
+tb_lock
 
 # --- network: one veth pair between the two namespaces, nothing in the root namespace ---
 net_up() {
@@ -62,13 +63,14 @@ host_start() {
     local h=$1 dir ns pid i
     dir=$(host_dir "$h") ns=$(host_netns "$h")
     if pid=$(host_pid "$h"); then
-        if host_in_netns "$h" "$pid"; then
+        if host_in_netns "$h" "$pid" && host_ready "$h"; then
             log "$h: libvirtd already running (pid $pid)"
             return 0
         fi
-        log "$h: libvirtd (pid $pid) is not in namespace $ns any more: restarting it"
+        log "$h: libvirtd (pid $pid) is outside namespace $ns or does not answer: restarting it"
         kill "$pid"
-        for i in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+        for i in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+        if [ -d "/proc/$pid" ]; then kill -9 "$pid"; fi
     fi
     rm -f "$(host_pidfile "$h")"
     log "$h: starting libvirtd in netns $ns ($(host_addr "$h"))"
@@ -85,6 +87,7 @@ host_start() {
         ids=1
     fi
     # shellcheck disable=SC2016
+    # 9>&-: libvirtd must not inherit (and so hold forever) the set-up lock of tb_lock
     ip netns exec "$ns" unshare -m --propagation private /bin/bash -euc '
         dir=$1 pidfile=$2 ids=$3; shift 3
         for d in etc run lib log cache; do
@@ -96,7 +99,7 @@ host_start() {
         fi
         cd /
         exec /usr/sbin/libvirtd -d --pid-file "$pidfile"
-    ' host-start "$dir" "$(host_pidfile "$h")" "$ids" "${TB_LIBVIRT_TARGETS[@]}"
+    ' host-start "$dir" "$(host_pidfile "$h")" "$ids" "${TB_LIBVIRT_TARGETS[@]}" 9>&-
     for i in $(seq 300); do
         host_ready "$h" && break
         sleep 0.1
