@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are for up.sh / down.sh / status.sh
 # Shared by up.sh / down.sh / status.sh: layout of the two-libvirtd test bed. Sourced, not run.
 #
 # Two monolithic libvirtd (Debian 12: libvirt 9.0) instances, each in its own network namespace

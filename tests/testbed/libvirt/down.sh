@@ -2,6 +2,7 @@
 # Take the two libvirt hosts of the test bed down (idempotent): destroys their running
 # domains, stops their libvirtd and removes their network namespaces. Keeps the state
 # (configuration, defined domains, images) unless --purge is given.
+# shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root
 tb_lock

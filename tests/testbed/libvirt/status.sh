@@ -1,5 +1,6 @@
 #!/bin/bash
 # Show the state of the two libvirt hosts; exit 0 only when both answer.
+# shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 rc=0
 for h in "${TB_HOSTS[@]}"; do

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Bring up the two libvirt hosts of the test bed (idempotent). See README.md.
 #   tests/testbed/libvirt/up.sh        -> prints the hosts' URIs when both answer
+# shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root
 apt_ensure "${TB_APT_PACKAGES[@]}"
@@ -60,7 +61,7 @@ CONF
 
 # --- start one libvirtd inside its network namespace and a private mount namespace ---
 host_start() {
-    local h=$1 dir ns pid i
+    local h=$1 dir ns pid
     dir=$(host_dir "$h") ns=$(host_netns "$h")
     if pid=$(host_pid "$h"); then
         if host_in_netns "$h" "$pid" && host_ready "$h"; then
@@ -69,7 +70,7 @@ host_start() {
         fi
         log "$h: libvirtd (pid $pid) is outside namespace $ns or does not answer: restarting it"
         kill "$pid"
-        for i in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+        for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
         if [ -d "/proc/$pid" ]; then kill -9 "$pid"; fi
     fi
     rm -f "$(host_pidfile "$h")"
@@ -100,7 +101,7 @@ host_start() {
         cd /
         exec /usr/sbin/libvirtd -d --pid-file "$pidfile"
     ' host-start "$dir" "$(host_pidfile "$h")" "$ids" "${TB_LIBVIRT_TARGETS[@]}" 9>&-
-    for i in $(seq 300); do
+    for _ in $(seq 300); do
         host_ready "$h" && break
         sleep 0.1
     done
