@@ -519,6 +519,9 @@ class TestDomains:
         self.names = []
 
     def start(self, host, name, disks=(), interfaces=(), **kw):
+        """Define and start ``name`` with a per-session suffix (``dom.name()`` is ``name-<pid>``, so
+        sessions that share the hosts do not collide); returns (domain, GuestConsole, start time)."""
+        name = "%s-%d" % (name, os.getpid())
         console = os.path.join(self.workdir, "%s.console.log" % name)
         if os.path.exists(console):
             os.unlink(console)

@@ -37,8 +37,8 @@ def migrate(name, src, dst):
 
 def test_live_migration_there_and_back(basic_guest, libvirt_hosts, testbed_results):
     host1, host2 = libvirt_hosts["kvmhost1"], libvirt_hosts["kvmhost2"]
-    name = "tb-migrate"
-    _, dom, console, _ = basic_guest(name, host=host1, cmdline_extra="tb.heartbeat=1")
+    _, dom, console, _ = basic_guest("tb-migrate", host=host1, cmdline_extra="tb.heartbeat=1")
+    name = dom.name()
     console.wait("READY", timeout=240)
     console.wait("HEARTBEAT", timeout=30)
     results = {}

@@ -38,7 +38,7 @@ def test_guest_sees_zpci_function(s390x_domains, testbed_workdir, testbed_result
         dom.migrateToURI3(dst.uri, {libvirt.VIR_MIGRATE_PARAM_URI: dst.migration_uri}, MIGRATE_FLAGS)
     assert err.value.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID, err.value
     assert "non-migratable device" in str(err.value) and "zpci" in str(err.value), err.value
-    assert dom.isActive() and "tb-zpci" not in dst.domain_names()
+    assert dom.isActive() and dom.name() not in dst.domain_names()
     testbed_results["zpci"] = {"guest_uptime_at_ready": float(ready["uptime"]), "pci": sorted(pci),
                                "migration_refused": str(err.value)}
 
