@@ -137,6 +137,21 @@ def test_graceful_shutdown_and_timeout_then_destroy(host, cleanup, bootable, gue
     testbed_results["domain_graceful_shutdown_seconds"] = graceful["seconds"]["shutdown"]
 
 
+def test_absent_removes_a_managed_save_image(host, cleanup, bootable, guest_workdir):
+    name = "gx-managedsave"
+    cleanup.append(name)
+    xml, disk = bootable(name)
+    assert module("domain", uri=host.uri, xml=xml, state="running")["state"] == "running"
+    GuestConsole(os.path.join(guest_workdir, "%s.console.log" % name)).wait("READY", timeout=240)
+    dom = host.conn().lookupByName(name)
+    dom.managedSave(0)
+    assert dom.hasManagedSaveImage(0)
+    gone = module("domain", uri=host.uri, name=name, state="absent")     # storage kept (default)
+    assert gone["changed"] and gone["actions"] == ["undefine"] and gone["state"] == "absent", gone
+    assert os.path.exists(disk)
+    assert name not in host.domain_names()
+
+
 def test_errors_name_libvirt_codes(host):
     missing = module("domain", uri=host.uri, name="gx-not-there", state="running")
     assert missing["failed"] and "is not defined and no xml was given" in missing["msg"]

@@ -69,6 +69,8 @@ def acceptance(libvirt_hosts, s390x_guest_image, guest_workdir, guest_net):
         "interfaces": [
             {"kind": "bridge", "source": guest_net["bridge"], "name": "lan"},
             {"kind": "macvtap", "source": guest_net["macvtap_lower"], "name": "osa"},
+            {"kind": "bridge", "source": guest_net["bridge"], "name": "pcie", "transport": "pci",
+             "zpci_uid": 5, "zpci_fid": 10},
         ],
         "filesystems": [{"tag": "share", "source": share}],
         "gpu": True, "keyboard": True, "mouse": True,
@@ -102,6 +104,10 @@ def test_acceptance_guest_boots_from_inventory_and_sees_every_device(acceptance,
     macs = sorted(m.get("address") for m in live.findall("./devices/interface/mac"))
     nets = sorted(r["mac"] for r in console.records(kind="NET"))
     assert nets == macs, (nets, macs)
+    pci = dict((r["addr"], r) for r in console.records(kind="PCI"))
+    assert "0005:00:00.0" in pci, pci                      # zPCI uid 5 -> PCI domain 0005
+    assert int(pci["0005:00:00.0"]["fid"], 16) == 10 and pci["0005:00:00.0"]["driver"] == "virtio-pci", pci
+    assert any(r["bus"] == "pci:0005:00:00.0" for r in console.records(kind="NET")), console.records(kind="NET")
     fs = [r for r in console.records(kind="VIRTIOFS") if r.get("tag") == "share"]
     # The tag is found and mount(2) succeeds. Reading needs a same-endian virtiofsd: the x86_64 daemon
     # answers the big-endian guest's FUSE_INIT with EIO (see tests/integration/libvirt/
