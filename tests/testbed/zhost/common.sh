@@ -82,6 +82,16 @@ zh_relay_pid() {
     echo "$pid"
 }
 
+# zh_kill_stale_relays: relays whose pid file was lost (and their per-connection children):
+# only socat processes whose command line names our own relay socket.
+zh_kill_stale_relays() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = socat ] || continue
+        tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q -- "$ZH_RUN/ssh-relay.sock" && kill "${p#/proc/}" 2>/dev/null || true
+    done
+}
+
 # zh_port: the port the running host forwards (from the run dir), else the configured one.
 zh_port() {
     if zh_pid >/dev/null && [ -s "$ZH_RUN/port" ]; then cat "$ZH_RUN/port"; else echo "$ZH_PORT"; fi

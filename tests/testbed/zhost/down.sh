@@ -14,6 +14,7 @@ for r in outer inner; do
     if rpid=$(zh_relay_pid "$r"); then kill "$rpid" 2>/dev/null || true; fi
     rm -f "$ZH_RUN/relay-$r.pid"
 done
+zh_kill_stale_relays
 [ -e "/run/netns/$ZH_NETNS" ] && ip netns del "$ZH_NETNS"
 rm -f "$ZH_RUN/ssh-relay.sock" "$ZH_PIDFILE" "$ZH_RUN/root.qcow2" "$ZH_RUN"/data*.img "$ZH_RUN"/pci*.img "$ZH_RUN/qmp.sock"
 if [ "${1:-}" = --purge ]; then

@@ -103,6 +103,8 @@ else
     bash "$ZH_HERE/build.sh"
     t_built=$(date +%s.%N)
     port=$ZH_PORT
+    zh_kill_stale_relays
+    sleep 0.2
     if zh_port_busy "$port"; then
         echo "port 127.0.0.1:$port is in use by something else: set S390X_KVM_ZHOST_PORT to a free port" >&2
         exit 1
