@@ -185,3 +185,13 @@ def test_wrong_input_fails_before_libvirt_is_touched(acceptance, playbook, case,
     assert message in messages, (case, messages)
     assert lookup(host, name) is None, case
     assert not run.results("Read the stored definition"), case   # failed before any libvirt call
+
+
+def test_check_mode_on_a_new_guest_defines_nothing(acceptance, playbook):
+    host, guest, _console = acceptance
+    name = "gx-checkonly"
+    remove(host, name)
+    run = playbook.run([dict(guest, name=name)], "--check", "--diff")
+    assert run.rc == 0 and run.changed == 1, run.failures()
+    assert "+<domain type='qemu'>" in run.text and "+state: running" in run.text, run.text[-2000:]
+    assert lookup(host, name) is None
