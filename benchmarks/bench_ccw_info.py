@@ -33,6 +33,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUs
 SCH_ATTRS = ("type", "driver_override", "dev_busid", "pimpampom", "chpids")
 DEV_ATTRS = ("cutype", "devtype", "online", "availability")
 DASD_ATTRS = ("status", "uid", "readonly", "alias", "use_diag")
+QETH_ATTRS = ("layer2", "if_name", "online", "state", "card_type", "chpid", "portno")
 
 
 def raw(path):
@@ -82,24 +83,31 @@ def floor(root):
                     for block in [disk] + parts:
                         os.path.exists(root + "/dev/" + block) and raw(root + "/dev/" + block)
             count += 1 + len(dvalues) * 0
+    # qeth groups (read for the host-usage marks of their member devices)
+    groups = root + "/sys/bus/ccwgroup/devices/"
+    for name in os.listdir(groups) if os.path.isdir(groups) else []:
+        base = groups + name + "/"
+        for i in range(8):
+            try:
+                os.readlink(base + "cdev%d" % i)
+            except OSError:
+                break
+        try:
+            os.readlink(base + "driver")
+        except OSError:
+            pass
+        for attr in QETH_ATTRS:
+            raw(base + attr)
+        count += 1
     return count
 
 
 def module_inprocess(root):
+    """What ccw_info does for gather=[subchannels, devices] with host usage, minus exit_json."""
     fs = HostFS(root)
-    usage = HostUsage(fs)
-    discovery = CcwDiscovery(fs, usage=usage)
+    discovery = CcwDiscovery(fs, usage=HostUsage(fs))
     subchannels, devices = discovery.scan()
-    blocks = []
-    for dev in devices:
-        dasd = dev.get("dasd")
-        if dasd and dasd["block_device"]:
-            blocks.append(dasd["block_device"])
-            blocks.extend(dasd["partitions"])
-    usage.mark_labelled_pvs(blocks)
-    for dev in devices:
-        reasons = usage.for_ccw(dev["bus_id"])
-        dev["in_use_by_host"], dev["host_use"] = bool(reasons), reasons
+    discovery.annotate_usage(devices)
     return subchannels, devices
 
 

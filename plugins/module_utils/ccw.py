@@ -188,6 +188,27 @@ class CcwDiscovery(object):
             info["partitions"] = sorted(p for p in os.listdir(base + "block/" + disk) if p.startswith(disk))
         return info
 
+    def annotate_usage(self, devices):
+        """Complete the host-usage marks of scanned devices: LVM labels of inactive volume groups
+        (probed only on the DASDs being reported) and qeth groups whose interface carries the
+        host's addresses (every member device). Returns the qeth groups it read."""
+        blocks = []
+        for dev in devices:
+            dasd = dev.get("dasd")
+            if dasd and dasd["block_device"]:
+                blocks.append(dasd["block_device"])
+                blocks.extend(dasd["partitions"])
+        self.usage.mark_labelled_pvs(blocks)
+        groups = self.qeth_groups()
+        for group in groups:
+            for member in group["devices"]:
+                for reason in group["host_use"]:
+                    self.usage.add_ccw_reason(member, "qeth group %s: %s" % (group["bus_id"], reason))
+        for dev in devices:
+            reasons = self.usage.for_ccw(dev["bus_id"])
+            dev["in_use_by_host"], dev["host_use"] = bool(reasons), reasons
+        return groups
+
     # -- qeth / ccwgroup ---------------------------------------------------
     def qeth_groups(self):
         """qeth group devices (``/sys/bus/ccwgroup/devices``; ccwgroup.c, qeth_core_sys.c)."""

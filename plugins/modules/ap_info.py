@@ -28,6 +28,8 @@ author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.host_root
+  - s390x.kvm.attributes.info_module
+  - s390x.kvm.attributes.require_s390x
 options:
   adapters:
     description:
@@ -41,21 +43,6 @@ options:
     type: list
     elements: int
     default: []
-  require_s390x:
-    description:
-      - Fail instead of returning an empty result when the host is not an s390x host.
-    type: bool
-    default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; check mode returns the same result.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
-  idempotent:
-    support: full
-    description: Never changes anything.
 notes:
   - Only adapters of hardware type 10 (CEX4) or later can be given to guests with vfio_ap; see
     the C(vfio_ap_capable) key of RV(cards).

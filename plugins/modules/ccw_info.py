@@ -26,6 +26,8 @@ author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.host_root
+  - s390x.kvm.attributes.info_module
+  - s390x.kvm.attributes.require_s390x
 options:
   bus_ids:
     description:
@@ -60,21 +62,6 @@ options:
         inactive volume groups.
     type: bool
     default: true
-  require_s390x:
-    description:
-      - Fail instead of returning an empty result when the host is not an s390x host.
-    type: bool
-    default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; check mode returns the same result.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
-  idempotent:
-    support: full
-    description: Never changes anything.
 notes:
   - Device numbers in the result are the host's (the guest sees virtio devices under its own devnos).
   - Devices hidden by C(cio_ignore) do not appear as devices; the ignored ranges are in RV(cio_ignore).
@@ -228,22 +215,7 @@ def run(module):
     subchannels, devices = discovery.scan()
     qeth_groups = None
     if discovery.usage is not None:
-        # LVM labels of inactive volume groups: probe only the DASDs being reported.
-        blocks = []
-        for dev in devices:
-            dasd = dev.get("dasd")
-            if dasd and dasd["block_device"]:
-                blocks.append(dasd["block_device"])
-                blocks.extend(dasd["partitions"])
-        discovery.usage.mark_labelled_pvs(blocks)
-        qeth_groups = discovery.qeth_groups()
-        for group in qeth_groups:
-            for member in group["devices"]:
-                for reason in group["host_use"]:
-                    discovery.usage.add_ccw_reason(member, "qeth group %s: %s" % (group["bus_id"], reason))
-        for dev in devices:
-            reasons = discovery.usage.for_ccw(dev["bus_id"])
-            dev["in_use_by_host"], dev["host_use"] = bool(reasons), reasons
+        qeth_groups = discovery.annotate_usage(devices)
 
     summary = {
         "subchannels": len(subchannels),

@@ -26,6 +26,8 @@ author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.host_root
+  - s390x.kvm.attributes.info_module
+  - s390x.kvm.attributes.require_s390x
 options:
   fids:
     description:
@@ -50,22 +52,6 @@ options:
       - Determine which functions the host uses and report it per function.
     type: bool
     default: true
-  require_s390x:
-    description:
-      - Fail instead of returning an empty result when the host has no zPCI functions and no channel
-        subsystem.
-    type: bool
-    default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; check mode returns the same result.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
-  idempotent:
-    support: full
-    description: Never changes anything.
 notes:
   - Several selectors (O(fids), O(uids), O(addresses)) select the union of what each selects.
   - C(uid) is only meaningful as a stable identity when the C(uid_is_unique) key of RV(functions) is true

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # Attributes every *_info module of this collection shares: it only reads.
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; check mode returns the same result.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is nothing to diff.
+  idempotent:
+    support: full
+    description: Never changes anything.
+"""
+
+    # The s390x-host switch of the discovery modules.
+    REQUIRE_S390X = r"""
+options:
+  require_s390x:
+    description:
+      - Fail instead of returning an empty result when the host is not an s390x host.
+    type: bool
+    default: false
+"""
