@@ -24,6 +24,10 @@ description:
     another. Each kind has its own range (disks 0x1000, interfaces 0x2000, virtio-fs 0x3000, SCSI
     controllers 0x4000, GPU and input 0x5000, vfio-ccw 0x6000, balloon and RNG 0xff00); the lowest free
     number in the range is taken.
+  - Resolves pass-through devices from the results of the preparing modules - a vfio-ccw device by
+    C(bus_id) through C(vfio_ccw_map) (the C(map) of M(s390x.kvm.vfio_ccw)), a vfio-pci function by
+    C(fid) through C(zpci_functions) (the C(functions) of M(s390x.kvm.zpci_info); the guest sees the
+    host's uid and fid unless C(zpci_uid)/C(zpci_fid) say otherwise).
   - Generates stable MAC addresses (C(52:54:00) plus a hash of guest name and interface name) for
     interfaces that have none.
 options:
@@ -312,12 +316,35 @@ def _filesystem(var, item, virtiofsd):
                            "missing": "the shared directory %s does not exist on the host" % source}}
 
 
+def _from_facts(var, item, facts):
+    """Fill uuid (vfio-ccw by bus_id) and address/zpci ids (vfio-pci by fid) from the modules' results."""
+    item = dict(item)
+    if item.get("kind") == "vfio-ccw" and item.get("bus_id") and not item.get("uuid"):
+        bus_id = str(item["bus_id"]).lower()
+        entry = (facts.get("vfio_ccw_map") or {}).get(bus_id)
+        if not entry or not entry.get("uuid"):
+            fail(var + ".bus_id", "%s has no mediated device in guest_vfio_ccw_map: prepare it with s390x.kvm.vfio_ccw "
+                                  "and pass its result's map" % bus_id)
+        item["uuid"] = entry["uuid"]
+    if item.get("kind") == "vfio-pci" and item.get("fid") not in (None, "") and not item.get("address"):
+        fid = _int(var + ".fid", item["fid"], 0, 0xffffffff)
+        found = [f for f in facts.get("zpci_functions") or [] if f.get("fid") == fid]
+        if not found:
+            fail(var + ".fid", "%#010x is not among guest_zpci_functions (the functions of s390x.kvm.zpci_info)" % fid)
+        item["address"] = found[0]["address"]
+        if item.get("zpci_uid") in (None, "") and found[0].get("uid") is not None:
+            item["zpci_uid"] = found[0]["uid"]
+        if item.get("zpci_fid") in (None, ""):
+            item["zpci_fid"] = fid
+    return item
+
+
 def _hostdev(var, item):
     kind = _choice(var + ".kind", _required(var, item, "kind", "one of " + ", ".join(HOSTDEV_KINDS)), HOSTDEV_KINDS)
     dev = {"partial": "hostdev_" + kind.replace("-", "_"), "kind": kind}
     if kind in ("vfio-ccw", "vfio-ap"):
-        uuid = _required(var, item, "uuid", "the UUID of the %s mediated device (from s390x.kvm.%s)"
-                         % (kind, kind.replace("-", "_")))
+        uuid = _required(var, item, "uuid", "the UUID of the %s mediated device (from s390x.kvm.%s)%s"
+                         % (kind, kind.replace("-", "_"), " or its bus_id" if kind == "vfio-ccw" else ""))
         if not _UUID.match(uuid):
             fail(var + ".uuid", "%r is not a UUID" % uuid)
         dev.update(uuid=uuid.lower(), key="hostdev[mdev:%s]" % uuid.lower(),
@@ -473,7 +500,7 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
     keys = {}
     for index, item in enumerate(_check_list("guest_hostdevs", spec.get("hostdevs"))):
         var = "guest_hostdevs[%d]" % index
-        dev = _hostdev(var, item)
+        dev = _hostdev(var, _from_facts(var, item, spec))
         dev["var"] = var
         if dev["key"] in keys:
             fail(var, "the same device is also given as %s" % keys[dev["key"]])

@@ -217,3 +217,60 @@ def test_rendered_xml_compares_equal_to_itself_after_a_libvirt_like_rewrite():
     console), compares equal: no spurious change."""
     xml = render(guest_model(everything()))
     assert not dx.compare(xml, dx.to_text(dx.normalize(xml))).changed
+
+
+def test_hostdevs_from_the_preparing_modules_results():
+    spec = base(
+        hostdevs=[{"kind": "vfio-ccw", "bus_id": "0.0.0104", "devno": "0.0.0104"},
+                  {"kind": "vfio-pci", "fid": 16}],
+        vfio_ccw_map={"0.0.0104": {"subchannel": "0.0.0004", "uuid": MDEV_CCW.upper()}},
+        zpci_functions=[{"address": "0001:00:00.0", "fid": 16, "uid": 1}, {"address": "0002:00:00.0", "fid": 17}])
+    root = dx.parse(render(guest_model(spec)))
+    hostdevs = root.findall("./devices/hostdev")
+    assert hostdevs[0].find("./source/address").get("uuid") == MDEV_CCW
+    assert hostdevs[0].find("address").get("devno") == "0x0104"
+    assert hostdevs[1].find("./source/address").attrib == {"domain": "0x0001", "bus": "0x00", "slot": "0x00",
+                                                           "function": "0x0"}
+    assert hostdevs[1].find("./address/zpci").attrib == {"uid": "0x0001", "fid": "0x00000010"}
+    with pytest.raises(GuestError, match=r"guest_hostdevs\[0\].bus_id: 0.0.0105 has no mediated device"):
+        guest_model(base(hostdevs=[{"kind": "vfio-ccw", "bus_id": "0.0.0105"}], vfio_ccw_map={}))
+    with pytest.raises(GuestError, match=r"guest_hostdevs\[0\].fid: 0x00000020 is not among guest_zpci_functions"):
+        guest_model(base(hostdevs=[{"kind": "vfio-pci", "fid": "0x20"}], zpci_functions=[]))
+
+
+# IBM's documented examples (KVM Virtual Server Management, SC34-2752), as facts to check against:
+# every attribute IBM's example states must be in the role's output with the same value
+# (domain_xml.compare projects the role's XML onto IBM's, so extra defaults are allowed).
+IBM_EXAMPLES = [
+    # ldva_r_XML_Address.html: a multipath SCSI LUN as virtio-blk on CCW devno 0x1108
+    ({"disks": [{"name": "vda", "kind": "scsi", "path": "/dev/mapper/36005076305ffc1ae00000000000021d5",
+                 "devno": "0x1108"}]},
+     "<disk type='block' device='disk'><driver name='qemu' type='raw' cache='none' io='native' iothread='1'/>"
+     "<source dev='/dev/mapper/36005076305ffc1ae00000000000021d5'/><target dev='vda' bus='virtio'/>"
+     "<address type='ccw' cssid='0xfe' ssid='0x0' devno='0x1108'/></disk>"),
+    # ldva_r_XML_AddressInterface.html: a zPCI address with uid and fid
+    ({"hostdevs": [{"kind": "vfio-pci", "address": "0000:00:00.0", "zpci_uid": 1, "zpci_fid": 0}]},
+     "<hostdev mode='subsystem' type='pci'><address type='pci'><zpci uid='0x0001' fid='0x00000000'/></address>"
+     "</hostdev>"),
+    # topic=xml-address-as-child-hostdev-disk: vfio-ccw pass-through DASD on the virtual channel subsystem
+    ({"hostdevs": [{"kind": "vfio-ccw", "uuid": MDEV_CCW, "devno": "0x0009"}]},
+     "<hostdev mode='subsystem' type='mdev' model='vfio-ccw'><source><address uuid='%s'/></source>"
+     "<address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0009'/></hostdev>" % MDEV_CCW),
+    # ldva "virtual SCSI-attached CD/DVD drive": file-backed cdrom on the SCSI bus, read-only, raw, native I/O
+    ({"disks": [{"name": "sda", "kind": "cdrom", "path": "/var/lib/libvirt/images/cd.iso"}]},
+     "<disk type='file' device='cdrom'><driver name='qemu' type='raw' io='native' cache='none'/>"
+     "<source file='/var/lib/libvirt/images/cd.iso'/><target dev='sda' bus='scsi'/><readonly/></disk>"),
+    # topic=xml-crash: IBM recommends preserve (keeps debug data)
+    ({}, None),
+]
+
+
+@pytest.mark.parametrize("spec, ibm_device", IBM_EXAMPLES)
+def test_role_output_contains_ibms_documented_xml(spec, ibm_device):
+    role_xml = render(guest_model(base(**spec)))
+    ibm = ("<domain type='kvm'><name>web1</name><os><type arch='s390x' machine='s390-ccw-virtio'>hvm</type></os>"
+           "<on_crash>preserve</on_crash><devices>%s</devices></domain>" % (ibm_device or ""))
+    # The role's XML as libvirt would store it (canonical console) must show nothing missing from IBM's.
+    comparison = dx.compare(ibm, dx.to_text(dx.normalize(role_xml)))
+    missing = [c for c in comparison.changes if c["after"] not in (None, "removed")]   # role extras are fine
+    assert missing == [], comparison.unified_diff()
