@@ -457,11 +457,10 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
         else:
             if item.get("devno"):
                 fail(var + ".devno", "a SCSI disk sits on a virtio-scsi controller, not on a CCW devno")
-            if disk["unit"] is None:      # the next free unit on that controller and target
+            if disk["unit"] is None:      # the lowest unit on that controller and target nobody asked for
+                taken = set(scsi_units) | _explicit_scsi_units(spec)
                 disk["unit"] = min(u for u in range(16384)
-                                   if (disk["controller"], disk["scsi_target"], u) not in scsi_units and
-                                   u not in [d.get("unit") for d in (spec.get("disks") or [])[index + 1:]
-                                             if d.get("bus", "scsi" if d.get("kind") == "cdrom" else None) == "scsi"])
+                                   if (disk["controller"], disk["scsi_target"], u) not in taken)
             unit = (disk["controller"], disk["scsi_target"], disk["unit"])
             if unit in scsi_units:
                 fail(var + ".unit", "controller %s target %s unit %s is also used by %s" % (unit + (scsi_units[unit],)))
@@ -601,6 +600,25 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
         "devices": devices,
         "devnos": dict((dev["key"], dev["devno"]) for dev in devices if dev.get("devno")),
     }
+
+
+def _explicit_scsi_units(spec):
+    """(controller, target, unit) that SCSI disks and SCSI pass-through devices ask for explicitly."""
+    taken = set()
+    for item in spec.get("disks") or []:
+        if isinstance(item, dict) and item.get("unit") is not None:
+            try:
+                taken.add((int(item.get("controller", 0)), int(item.get("target", 0)), int(item["unit"])))
+            except (TypeError, ValueError):
+                pass        # reported when that disk is validated
+    for item in spec.get("hostdevs") or []:
+        if isinstance(item, dict) and item.get("kind") == "scsi":
+            try:
+                taken.add((int(item.get("controller", 0)), int(item.get("guest_target", item.get("target", 0))),
+                           int(item.get("guest_unit", item.get("unit", 0)))))
+            except (TypeError, ValueError):
+                pass
+    return taken
 
 
 def _zpci_unique(var, dev, uids, fids):

@@ -195,3 +195,21 @@ def test_check_mode_on_a_new_guest_defines_nothing(acceptance, playbook):
     assert run.rc == 0 and run.changed == 1, run.failures()
     assert "+<domain type='qemu'>" in run.text and "+state: running" in run.text, run.text[-2000:]
     assert lookup(host, name) is None
+
+
+def test_state_absent_removes_the_guest_and_its_images(acceptance, playbook, guest_workdir):
+    host, guest, _console = acceptance
+    name = "gx-absent"
+    remove(host, name)
+    disk = os.path.join(guest_workdir, "%s.qcow2" % name)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    spec = {"name": name, "memory_mib": 256, "disks": [{"name": "vda", "kind": "image", "path": disk}]}
+    run = playbook.run([dict(spec, state="present")])
+    assert run.rc == 0 and lookup(host, name) is not None, run.failures()
+    run = playbook.run([dict(spec, state="absent", remove_storage=True)])
+    assert run.rc == 0 and run.changed == 1, run.failures()
+    result = run.results("Define the guest")[0]
+    assert result["removed_storage"] == [disk] and result["state"] == "absent", result
+    assert lookup(host, name) is None and not os.path.exists(disk)
+    run = playbook.run([dict(spec, state="absent", remove_storage=True)])
+    assert run.rc == 0 and run.changed == 0, run.failures()

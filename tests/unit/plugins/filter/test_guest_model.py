@@ -274,3 +274,12 @@ def test_role_output_contains_ibms_documented_xml(spec, ibm_device):
     comparison = dx.compare(ibm, dx.to_text(dx.normalize(role_xml)))
     missing = [c for c in comparison.changes if c["after"] not in (None, "removed")]   # role extras are fine
     assert missing == [], comparison.unified_diff()
+
+
+def test_scsi_units_avoid_what_disks_and_tapes_ask_for():
+    model = guest_model(base(
+        disks=[{"name": "sda", "kind": "cdrom"},
+               {"name": "sdb", "kind": "image", "path": "/a.raw", "bus": "scsi", "unit": 0}],
+        hostdevs=[{"kind": "scsi", "adapter": "scsi_host0", "bus": 0, "target": 0, "unit": 1}]))
+    units = dict((d["target"], d["unit"]) for d in model["devices"] if d["partial"] == "disk")
+    assert units == {"sda": 2, "sdb": 0}
