@@ -106,15 +106,16 @@ class ZHost:
         return json.loads(proc.stdout)
 
     # ------------------------------------------------------------------ ansible
-    def ansible(self, module, args=None, timeout=300, check=True):
-        """Run ``ansible -i INV zhost -m MODULE -a ARGS``; returns the host's result dict."""
+    def ansible(self, module, args=None, timeout=300, check=True, options=()):
+        """Run ``ansible -i INV zhost -m MODULE -a ARGS [OPTIONS]``; returns the host's result dict.
+        ``options`` are extra command-line options such as ``("--check", "--diff")``."""
         ansible = shutil.which("ansible")
         prerequisite(ansible is not None, "ansible is not on PATH (run scripts/test.sh or source scripts/lib.sh)")
         tree = tempfile.mkdtemp(prefix="zhost-ansible-")
         env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
                    ANSIBLE_CALLBACK_TREE_DIR=tree, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal",
                    ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_HOST_KEY_CHECKING="1", ANSIBLE_NOCOLOR="1")
-        argv = [ansible, "-i", self.inventory, "zhost", "-m", module]
+        argv = [ansible, "-i", self.inventory, "zhost", "-m", module] + list(options)
         if args:
             argv += ["-a", args if isinstance(args, str) else json.dumps(args)]
         try:
