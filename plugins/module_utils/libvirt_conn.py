@@ -179,7 +179,7 @@ def wait_for_state(dom, wanted, timeout, interval=0.2, events=None):
         if remaining <= 0:
             return False, state, time.monotonic() - start
         if events is not None:
-            events.wait(min(remaining, 1.0))
+            events.wait(min(remaining, 0.5))
         else:
             time.sleep(min(remaining, interval))
 

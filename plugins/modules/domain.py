@@ -269,6 +269,8 @@ class DomainManager(object):
             if self.name and self.name != xml_name:
                 self.module.fail_json(msg="name is %s but the <name> in xml is %s" % (self.name, xml_name))
             self.name = xml_name
+        if params["state"] == "shut_off" and not self.check:
+            lc.EventLoop.start()        # lifecycle events end the shutdown wait (before the connection opens)
         self.conn = lc.connect(params["uri"])
         self.dom = lc.lookup_domain(self.conn, self.name)
         previous = self._state()
@@ -384,11 +386,14 @@ class DomainManager(object):
             return
         if state == "paused":
             self._timed("resume", dom.resume)
-        self._timed("shutdown", dom.shutdown)
         if self.check:
+            self._timed("shutdown", dom.shutdown)
             return
         timeout = self.params["shutdown_timeout"]
-        reached, now, waited = lc.wait_for_state(dom, ("shut_off", "crashed", "undefined"), timeout)
+        with lc.DomainEvents(self.conn, dom, lc.libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE) as events:
+            self._timed("shutdown", dom.shutdown)
+            reached, now, waited = lc.wait_for_state(dom, ("shut_off", "crashed", "undefined"), timeout,
+                                                     events=events)
         self.seconds["shutdown"] = round(self.seconds.get("shutdown", 0) + waited, 3)
         if reached:
             self.result["shutdown"] = "graceful"

@@ -120,6 +120,12 @@ class FakeConn(object):
         self.domains[name] = dom
         return dom
 
+    def domainEventRegisterAny(self, dom, event_id, callback, opaque):
+        return 1
+
+    def domainEventDeregisterAny(self, callback_id):
+        pass
+
     def storageVolLookupByPath(self, path):
         raise _error(libvirt.VIR_ERR_NO_STORAGE_VOL, "no storage vol")
 
