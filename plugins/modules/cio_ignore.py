@@ -148,7 +148,11 @@ def run(module):
             fs.write("/proc/cio_ignore", command)
         if module.params["state"] == "absent" and fs.exists("/proc/cio_settle"):
             fs.write("/proc/cio_settle", "1")
-        after = [parse_range(line) for line in fs.lines("/proc/cio_ignore") if line.strip()]
+        try:
+            after = [parse_range(line) for line in fs.lines("/proc/cio_ignore") if line.strip()]
+        except BusIdError as err:
+            module.fail_json(msg="/proc/cio_ignore reads back as no cio_ignore list (%s): is %s a live /proc?"
+                             % (err, module.params["host_root"]), written=commands)
     cmdline = fs.read("/proc/cmdline", default="")
     boot = [arg.split("=", 1)[1] for arg in cmdline.split() if arg.startswith("cio_ignore=")]
     if boot and commands and module.params["state"] == "absent":
