@@ -42,7 +42,7 @@ def raw(path):
     except OSError:
         return b""
     try:
-        return os.read(fd, 65536)
+        return os.read(fd, 4096)  # one page, as sysfs serves an attribute and as the module reads it
     except OSError:
         return b""
     finally:

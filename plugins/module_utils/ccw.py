@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gc
 import os
 import re
 
@@ -45,7 +46,8 @@ _KIND_BY_CUTYPE = {
 _QETH_CU_MODELS = {"01": "OSA (OSD)", "02": "OSA (OSM/OSX)", "05": "HiperSockets (IQD)", "06": "OSA (OSN)"}
 _DASD_DISCIPLINE_BY_DRIVER = {"dasd-eckd": "ECKD", "dasd-fba": "FBA"}
 _FBA_CUTYPES = ("6310",)
-_BUS_ID_NAME = re.compile(r"^[0-9a-f]{1,2}\.[0-9a-f]\.[0-9a-f]{4}$")
+# Path positions installed per PIM value (bit 0x80 = path 0): precomputed, read 65,536 times.
+_PIM_PATHS = [tuple(i for i in range(8) if mask & (0x80 >> i)) for mask in range(256)]
 
 
 def device_kind(driver, cutype):
@@ -79,6 +81,17 @@ class CcwDiscovery(object):
     # -- subchannels and devices ------------------------------------------
     def scan(self):
         """Return ``(subchannels, devices)`` as lists of dicts sorted by bus ID."""
+        # Building ~130,000 dicts (65,536 subchannels) triggers the cyclic garbage collector
+        # hundreds of times over an ever larger heap; these records form no cycles.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._scan()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _scan(self):
         fs = self.fs
         read = fs.read_abs
         readlink = os.readlink
@@ -119,9 +132,8 @@ class CcwDiscovery(object):
                 if sch["type"] == 0:
                     pim, pam, pom = (read(base + "pimpampom", "00 00 00").split() + ["00", "00", "00"])[:3]
                     raw_chpids = read(base + "chpids", "").split()
-                    pim_mask = _hexbyte(pim)
                     # A path is installed when its bit in the PIM is set (0x80 = path 0); "00" is a valid CHPID.
-                    sch["chpids"] = [c for i, c in enumerate(raw_chpids[:8]) if pim_mask & (0x80 >> i)]
+                    sch["chpids"] = [raw_chpids[i] for i in _PIM_PATHS[_hexbyte(pim) & 0xFF] if i < len(raw_chpids)]
                     sch["pim"], sch["pam"], sch["pom"] = pim, pam, pom
                     sch["dev_busid"] = dev_busid
                     if driver == "vfio_ccw":

@@ -21,6 +21,10 @@ import errno
 import os
 
 _READ_SIZE = 65536
+# A sysfs attribute's show() fills at most one page (fs/sysfs/file.c sysfs_kf_seq_show: PAGE_SIZE);
+# asking for exactly that avoids allocating and shrinking a larger buffer on every one of the
+# ~900,000 reads of a 65,536-subchannel host.
+_ATTR_SIZE = 4096
 
 _ERRNO_HINTS = {
     errno.ENOENT: "does not exist",
@@ -147,13 +151,13 @@ class HostFS(object):
         return data.decode("utf-8", "replace").rstrip("\n")
 
     def read_abs(self, local_path, default=""):
-        """Like :meth:`read` with an already-local path; missing/unreadable -> default. Hot path."""
+        """A sysfs attribute (at most one page) by already-local path; missing/unreadable -> default. Hot path."""
         try:
             fd = os.open(local_path, os.O_RDONLY)
         except OSError:
             return default
         try:
-            data = os.read(fd, _READ_SIZE)
+            data = os.read(fd, _ATTR_SIZE)
         except OSError:
             return default
         finally:
