@@ -7,7 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostFS, check_host_root
+import traceback
+
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError, HostFS, check_host_root
 
 HOST_ROOT_SPEC = dict(host_root=dict(type="path", default="/"))
 
@@ -29,3 +31,17 @@ def not_s390x(module, fs, marker, **empty):
     if module.params.get("require_s390x"):
         module.fail_json(msg=message, s390x_host=False)
     module.exit_json(changed=False, s390x_host=False, msg=message, **empty)
+
+
+def run_host_module(module_class, argument_spec, run, errors=(), **module_kwargs):
+    """The main() of a host module: ``host_root`` added to the spec, ``run(module)`` returns the
+    result; an error of the given kinds (HostAccessError always) fails the task with its message.
+    ``module_class`` is the module's own AnsibleModule import (ansible-test looks for it there)."""
+    spec = dict(argument_spec)
+    spec.update(HOST_ROOT_SPEC)
+    module = module_class(argument_spec=spec, supports_check_mode=True, **module_kwargs)
+    try:
+        result = run(module)
+    except (HostAccessError,) + tuple(errors) as err:
+        module.fail_json(msg=str(err), exception=traceback.format_exc())
+    module.exit_json(**result)

@@ -123,8 +123,7 @@ matrix_mdevs:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.kvm.plugins.module_utils.ap import ApDiscovery
-from ansible_collections.s390x.kvm.plugins.module_utils.common import HOST_ROOT_SPEC, not_s390x, open_host
-from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
+from ansible_collections.s390x.kvm.plugins.module_utils.common import not_s390x, open_host, run_host_module
 
 
 def run(module):
@@ -151,13 +150,7 @@ def main():
         domains=dict(type="list", elements="int", default=[]),
         require_s390x=dict(type="bool", default=False),
     )
-    argument_spec.update(HOST_ROOT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module)
-    except HostAccessError as err:
-        module.fail_json(msg=str(err))
-    module.exit_json(**result)
+    run_host_module(AnsibleModule, argument_spec, run, errors=())
 
 
 if __name__ == "__main__":

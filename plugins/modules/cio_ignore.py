@@ -82,8 +82,7 @@ boot_cmdline_cio_ignore:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, format_key, parse_range
-from ansible_collections.s390x.kvm.plugins.module_utils.common import HOST_ROOT_SPEC, open_host
-from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
+from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 
 
 def ranges_to_text(ranges):
@@ -168,12 +167,7 @@ def run(module):
 def main():
     argument_spec = dict(devices=dict(type="list", elements="str", required=True),
                          state=dict(type="str", choices=["present", "absent"], default="absent"))
-    argument_spec.update(HOST_ROOT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        module.exit_json(**run(module))
-    except HostAccessError as err:
-        module.fail_json(msg=str(err))
+    run_host_module(AnsibleModule, argument_spec, run)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ description:
   - Optionally reports the host's capabilities for s390x guests (whether KVM is available).
 author:
   - s390x.kvm developers (@s390x-kvm)
+extends_documentation_fragment:
+  - s390x.kvm.attributes.info_module
 requirements:
   - libvirt-python
 options:
@@ -55,16 +57,6 @@ options:
       - Also report what the host offers s390x guests (RV(host)).
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; check mode returns the same result.
-  diff_mode:
-    support: none
-    description: Nothing changes.
-  idempotent:
-    support: full
-    description: Never changes anything.
 seealso:
   - module: s390x.kvm.domain
   - name: IBM KVM on Z, live virtual server migration

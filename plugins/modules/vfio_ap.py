@@ -134,7 +134,7 @@ hostdev_xml:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.kvm.plugins.module_utils.ap import parse_mask
-from ansible_collections.s390x.kvm.plugins.module_utils.common import HOST_ROOT_SPEC, open_host
+from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import DeviceLock, VfioError, derive_mdev_uuid, normalize_uuid
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ap import MATRIX, Matrix
@@ -242,12 +242,7 @@ def main():
         persist=dict(type="bool", default=True),
         autostart=dict(type="bool", default=True),
     )
-    argument_spec.update(HOST_ROOT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        module.exit_json(**run(module))
-    except (VfioError, HostAccessError) as err:
-        module.fail_json(msg=str(err))
+    run_host_module(AnsibleModule, argument_spec, run, errors=(VfioError,))
 
 
 if __name__ == "__main__":

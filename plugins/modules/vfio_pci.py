@@ -121,12 +121,10 @@ map:
   sample: {"0x00000010": {"address": "0010:00:00.0", "uid": "0x0010"}}
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError
-from ansible_collections.s390x.kvm.plugins.module_utils.common import HOST_ROOT_SPEC, open_host
+from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
 from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
 from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
@@ -250,13 +248,7 @@ def main():
         settle_timeout=dict(type="float", default=15.0),
         lock_timeout=dict(type="float", default=60.0),
     )
-    argument_spec.update(HOST_ROOT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module)
-    except (VfioError, HostAccessError) as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    module.exit_json(**result)
+    run_host_module(AnsibleModule, argument_spec, run, errors=(VfioError,))
 
 
 if __name__ == "__main__":
