@@ -87,7 +87,14 @@ class HostUsage(object):
 
     def block_owner(self, name):
         """('ccw', bus ID) or ('pci', address) of the hardware behind a block device."""
-        real = self.fs.resolve("/sys/class/block/" + name)
+        return self.owner_of("/sys/class/block/" + name)
+
+    def owner_of(self, class_path):
+        """('ccw', bus ID) or ('pci', address) of the hardware behind a class device
+        (``/sys/class/block/dasda1``, ``/sys/class/net/encf500``), from its sysfs path: the
+        nearest ancestor named like a CCW bus ID or a PCI address (a qeth group device is named
+        after its first CCW device)."""
+        real = self.fs.resolve(class_path)
         parts = real.split("/")
         for part in reversed(parts):
             if _BUS_ID.match(part):
@@ -105,6 +112,7 @@ class HostUsage(object):
         self._collect_ipl()
         self._collect_network()
         self._project_blocks_to_hardware()
+        self._project_netdevs_to_hardware()
 
     def _collect_mounts(self):
         seen = set()
@@ -240,6 +248,19 @@ class HostUsage(object):
             self._mark_net(slave, reason, seen)
         for port in self.fs.listdir(base + "/brif"):
             self._mark_net(port, reason, seen)
+
+    def _project_netdevs_to_hardware(self):
+        """Interfaces with the host's addresses mark their CCW device (virtio-net, ctc, lcs) or
+        PCI function. qeth interfaces belong to a ccwgroup device (/sys/devices/qeth/<first
+        member>/net/...): their members are marked through the group (CcwDiscovery)."""
+        for ifname, reasons in list(self.netdev_reasons.items()):
+            if "/devices/qeth/" in self.fs.resolve("/sys/class/net/" + ifname):
+                continue
+            kind, owner = self.owner_of("/sys/class/net/" + ifname)
+            table = self.ccw_reasons if kind == "ccw" else self.pci_reasons if kind == "pci" else None
+            if table is not None:
+                for reason in reasons:
+                    self._add(table, owner, reason)
 
     def _project_blocks_to_hardware(self):
         for name, reasons in list(self.block_reasons.items()):

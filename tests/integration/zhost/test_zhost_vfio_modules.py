@@ -91,3 +91,13 @@ def test_vfio_pci_module_on_the_real_kernel(zhost):
         assert zhost.sysfs_tree(base + "/driver")[base + "/driver"].endswith("/virtio-pci")
     finally:
         zhost.ansible("s390x.kvm.vfio_pci", {"fids": [fid], "state": "absent"}, check=False)
+
+
+@pytest.mark.parametrize("role, fragment", [("root", "mounted at /"), ("ssh", "carries the host's")])
+def test_host_devices_are_refused_on_the_real_kernel(zhost, role, fragment):
+    """The root disk and the NIC Ansible itself came in on are the host's, even with allow_non_dasd."""
+    bus_id = [c["bus_id"] for c in zhost.devices["ccw"] if c["role"] == role][0]
+    res = zhost.ansible("s390x.kvm.vfio_ccw", {"devices": [bus_id], "allow_non_dasd": True}, check=False)
+    assert res["msg"].startswith("refusing to change anything: %s: used by the host" % bus_id), res["msg"]
+    assert fragment in res["msg"] and res["changed"] is False
+    assert zhost.read_sysfs("/sys/bus/ccw/devices/%s/online" % bus_id) == "1"
