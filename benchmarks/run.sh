@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for all benchmarks. Figures are ratios against baselines measured in the same run.
-#   bash benchmarks/run.sh [--quick]
+#   bash benchmarks/run.sh   (BENCH_REPEAT, BENCH_HOSTS, BENCH_VFIO_DEVICES: see README.md here)
 source "$(dirname "$0")/../scripts/lib.sh"
 base_setup
 apt_ensure libfuse3-3   # bench_vfio_batch serves its tree through FUSE (tests/fixtures/kernel_watch.py)
