@@ -62,25 +62,22 @@ ZH_ZPCI=(
     "rng 7 32"
 )
 
-# zh_pid: the pid of our qemu if it runs (pid file + its command line names our run dir).
-zh_pid() {
+# zh_live_pid PIDFILE PATTERN: the pid in PIDFILE if that process runs and its command line
+# matches PATTERN (so a recycled pid of some other program is never taken for ours).
+zh_live_pid() {
     local pid
-    [ -s "$ZH_PIDFILE" ] || return 1
-    pid=$(cat "$ZH_PIDFILE")
+    [ -s "$1" ] || return 1
+    pid=$(cat "$1")
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "qemu-system-s390x.*$ZH_RUN/" || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "$2" || return 1
     echo "$pid"
 }
 
+# zh_pid: the pid of our qemu if it runs (pid file + its command line names our run dir).
+zh_pid() { zh_live_pid "$ZH_PIDFILE" "qemu-system-s390x.*$ZH_RUN/"; }
+
 # zh_relay_pid NAME: pid of our socat relay NAME (outer|inner) if it runs.
-zh_relay_pid() {
-    local pid
-    [ -s "$ZH_RUN/relay-$1.pid" ] || return 1
-    pid=$(cat "$ZH_RUN/relay-$1.pid")
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "^socat .*$ZH_RUN/ssh-relay.sock" || return 1
-    echo "$pid"
-}
+zh_relay_pid() { zh_live_pid "$ZH_RUN/relay-$1.pid" "^socat .*$ZH_RUN/ssh-relay.sock"; }
 
 # zh_kill_stale_relays: relays whose pid file was lost (and their per-connection children):
 # only socat processes whose command line names our own relay socket.
