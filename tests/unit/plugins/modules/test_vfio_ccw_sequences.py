@@ -184,7 +184,24 @@ def _many(n):
             "generate": [{"range": "0.0.1000-0.0.%04x" % (0x1000 + n - 1), "kind": "dasd-eckd", "online_every": 2}]}
 
 
-def test_batch_of_256_is_faster_than_256_single_runs(tmp_path):
+_COUNTED = ("read", "read_abs", "read_bytes", "scandir", "listdir", "link_name", "readlink", "exists", "isdir")
+
+
+def _count_host_access(sim):
+    """Count every host-tree access the module makes through ``sim`` (a deterministic cost measure;
+    wall-clock ratios belong to benchmarks/, where a loaded CI machine cannot make them flaky)."""
+    counts = {"n": 0}
+    for name in _COUNTED:
+        original = getattr(sim, name)
+
+        def counted(*args, _original=original, **kwargs):
+            counts["n"] += 1
+            return _original(*args, **kwargs)
+        setattr(sim, name, counted)
+    return counts
+
+
+def test_batch_of_256_is_cheaper_than_256_single_runs(tmp_path):
     n = 256
     # sysfs lives in memory: trees on tmpfs when there is one (testbed.md, benchmark facts)
     base = tmp_path
@@ -193,6 +210,7 @@ def test_batch_of_256_is_faster_than_256_single_runs(tmp_path):
         base = tempfile.mkdtemp(prefix="vfio-ccw-bench-", dir="/dev/shm")
     batch = sim_host(_many(n), os.path.join(str(base), "batch"), delay=0)
     single = sim_host(_many(n), os.path.join(str(base), "single"), delay=0)
+    batch_access, single_access = _count_host_access(batch), _count_host_access(single)
     try:
         t0 = time.time()
         rc, res = run(batch, devices=["0.0.1000-0.0.%04x" % (0x1000 + n - 1)])
@@ -208,9 +226,12 @@ def test_batch_of_256_is_faster_than_256_single_runs(tmp_path):
         print("\nvfio_ccw present, %d DASDs: one batch %.2f s, %d single runs %.2f s, ratio %.1fx; "
               "without the simulator's writes: %.2f s vs %.2f s, ratio %.1fx"
               % (n, t_batch, n, t_single, t_single / t_batch, m_batch, m_single, m_single / max(m_batch, 1e-6)))
+        print("host-tree accesses: batch %d, single runs %d" % (batch_access["n"], single_access["n"]))
         assert [w[0].rsplit("/", 1)[-1] for w in batch.log] == [w[0].rsplit("/", 1)[-1] for w in single.log]
         assert len(batch.log) == n // 2 * 5 + n // 2 * 4    # online ones also go offline
-        assert t_batch < t_single and m_batch < m_single
+        # one discovery and one usage scan for the batch against one per device (the saving that
+        # matters, one module process per task, is measured by benchmarks/run.sh bench_vfio_batch)
+        assert batch_access["n"] < single_access["n"]
     finally:
         batch.close()
         single.close()
