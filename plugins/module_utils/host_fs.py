@@ -21,6 +21,13 @@ import errno
 import os
 
 _READ_SIZE = 65536
+# O_NONBLOCK: a FIFO where a file is expected (a broken or hostile host tree) would otherwise block
+# open(2) forever; on regular, sysfs, procfs and block-device files the flag changes nothing.
+_O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+# Errors that make one attribute unreadable without making the host unreadable: write-only or
+# state-dependent attributes (chp "configure" reads EIO under some hypervisors), a directory or a
+# FIFO without writer where a file is expected.
+_UNREADABLE = (errno.EACCES, errno.EPERM, errno.EIO, errno.EINVAL, errno.ENODEV, errno.EISDIR, errno.EAGAIN)
 # A sysfs attribute's show() fills at most one page (fs/sysfs/file.c sysfs_kf_seq_show: PAGE_SIZE);
 # asking for exactly that avoids allocating and shrinking a larger buffer on every one of the
 # ~900,000 reads of a 65,536-subchannel host.
@@ -40,6 +47,7 @@ _ERRNO_HINTS = {
     errno.EADDRINUSE: "already in use by another device",
     errno.EADDRNOTAVAIL: "not available (not reserved for this driver)",
     errno.EROFS: "read-only file system",
+    errno.EISDIR: "is a directory, not a file",
 }
 
 
@@ -85,6 +93,10 @@ class HostFS(object):
     def isdir(self, host_path):
         return os.path.isdir(self._prefix + host_path)
 
+    def isfile(self, host_path):
+        """A regular file (sysfs and procfs attributes are); not a directory, FIFO or socket."""
+        return os.path.isfile(self._prefix + host_path)
+
     def resolve(self, host_path):
         """Resolve symlinks as the host would, never leaving ``root``.
 
@@ -120,15 +132,16 @@ class HostFS(object):
     def read(self, host_path, default=None):
         """Content of a host file with the trailing newline stripped.
 
-        ``default`` is returned when the file does not exist (absent attributes
-        are normal: older kernels lack some, some exist only in some states);
-        with ``default=None`` a missing file raises HostAccessError too.
+        ``default`` is returned when the file does not exist or cannot be read
+        (absent attributes are normal: older kernels lack some, some exist only
+        in some states, some are write-only); with ``default=None`` a missing or
+        unreadable file raises HostAccessError.
         """
         local = self._prefix + host_path
         try:
-            fd = os.open(local, os.O_RDONLY)
+            fd = os.open(local, _O_READ)
         except OSError as err:
-            if default is not None and err.errno in (errno.ENOENT, errno.ENOTDIR):
+            if default is not None and (err.errno in (errno.ENOENT, errno.ENOTDIR) or err.errno in _UNREADABLE):
                 return default
             raise HostAccessError(host_path, err)
         try:
@@ -142,8 +155,7 @@ class HostFS(object):
                     chunks.append(more)
                 data = b"".join(chunks)
         except OSError as err:
-            if default is not None and err.errno in (errno.EACCES, errno.EPERM, errno.EIO, errno.EINVAL, errno.ENODEV):
-                # Write-only or state-dependent attributes (e.g. chp "configure" reads EIO under some hypervisors).
+            if default is not None and err.errno in _UNREADABLE:
                 return default
             raise HostAccessError(host_path, err)
         finally:
@@ -153,7 +165,7 @@ class HostFS(object):
     def read_abs(self, local_path, default=""):
         """A sysfs attribute (at most one page) by already-local path; missing/unreadable -> default. Hot path."""
         try:
-            fd = os.open(local_path, os.O_RDONLY)
+            fd = os.open(local_path, _O_READ)
         except OSError:
             return default
         try:
@@ -164,17 +176,22 @@ class HostFS(object):
             os.close(fd)
         return data.decode("utf-8", "replace").rstrip("\n")
 
-    def read_bytes(self, host_path, size, offset=0):
-        """Raw bytes (e.g. an on-disk label); missing or unreadable -> b''."""
+    def read_bytes(self, host_path, size, offset=0, strict=False):
+        """Raw bytes (e.g. an on-disk label); missing or unreadable -> b'', or with ``strict``
+        HostAccessError (callers that must not take "unreadable" for "empty")."""
         try:
-            fd = os.open(self._prefix + host_path, os.O_RDONLY)
-        except OSError:
+            fd = os.open(self._prefix + host_path, _O_READ)
+        except OSError as err:
+            if strict:
+                raise HostAccessError(host_path, err)
             return b""
         try:
             if offset:
                 os.lseek(fd, offset, os.SEEK_SET)
             return os.read(fd, size)
-        except OSError:
+        except OSError as err:
+            if strict:
+                raise HostAccessError(host_path, err)
             return b""
         finally:
             os.close(fd)

@@ -59,3 +59,40 @@ def test_host_root_validation(tmp_path, root):
 def test_root_slash_means_no_prefix():
     fs = HostFS("/")
     assert fs.path("/sys/bus/css") == "/sys/bus/css"
+
+
+def _in_thread(fn):
+    """Run fn in a daemon thread; a read that blocks (the bug) fails the test instead of hanging it."""
+    import threading
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("value", fn()), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the read blocked"
+    return result["value"]
+
+
+def test_fifo_where_a_file_is_expected_does_not_block(root):
+    # open(2) of a FIFO without writer blocks unless O_NONBLOCK; a host tree can hold one by mistake
+    os.mkfifo(str(root / "sys/fifo"))
+    fs = HostFS(str(root))
+    assert _in_thread(lambda: fs.read("/sys/fifo", default="x")) in ("", "x")
+    assert _in_thread(lambda: fs.read_abs(fs.path("/sys/fifo"), "x")) in ("", "x")
+    assert _in_thread(lambda: fs.read_bytes("/sys/fifo", 2048)) == b""
+    assert fs.isfile("/sys/attr") and not fs.isfile("/sys/fifo")
+
+
+def test_directory_where_a_file_is_expected(root):
+    (root / "sys/dir_attr").mkdir()
+    fs = HostFS(str(root))
+    assert fs.read("/sys/dir_attr", default="") == ""
+    assert fs.read_abs(fs.path("/sys/dir_attr"), "none") == "none"
+    with pytest.raises(HostAccessError) as err:
+        fs.read("/sys/dir_attr")
+    assert "/sys/dir_attr" in str(err.value) and "is a directory" in str(err.value)
+    # strict raw reads tell "unreadable" from "empty"
+    assert fs.read_bytes("/sys/dir_attr", 512) == b""
+    with pytest.raises(HostAccessError, match="is a directory"):
+        fs.read_bytes("/sys/dir_attr", 512, strict=True)
+    with pytest.raises(HostAccessError, match="does not exist"):
+        fs.read_bytes("/dev/nope", 512, strict=True)
