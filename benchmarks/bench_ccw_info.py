@@ -23,7 +23,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-COLLECTIONS = os.environ.get("S390X_KVM_COLLECTIONS", "/var/cache/s390x-kvm/collections")
+COLLECTIONS = os.environ["S390X_KVM_COLLECTIONS"]     # exported by scripts/lib.sh (benchmarks/run.sh)
 sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.s390x.kvm.plugins.module_utils.ccw import CcwDiscovery  # noqa: E402

@@ -8,7 +8,9 @@ S390X_KVM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything expensive lives outside the clone so later runs and CI reuse it.
 S390X_KVM_CACHE=${S390X_KVM_CACHE:-/var/cache/s390x-kvm}
 S390X_KVM_VENV=$S390X_KVM_CACHE/venv
-S390X_KVM_COLLECTIONS=$S390X_KVM_CACHE/collections
+# One collections path per checkout: two clones (or CI's clone next to yours) never re-point each
+# other's s390x.kvm link while both run.
+S390X_KVM_COLLECTIONS=$S390X_KVM_CACHE/collections/$(printf %s "$S390X_KVM_ROOT" | sha256sum | cut -c1-12)
 export S390X_KVM_ROOT S390X_KVM_CACHE S390X_KVM_VENV S390X_KVM_COLLECTIONS
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -62,8 +64,6 @@ venv_ensure() {
         "$S390X_KVM_VENV/bin/pip" install -q --disable-pip-version-check -r "$req" 2> >(grep -v "is ignored: it is neither" >&2)
         rm -f "$S390X_KVM_VENV"/.requirements-* && touch "$stamp"
     fi
-    export VIRTUAL_ENV=$S390X_KVM_VENV
-    case ":$PATH:" in *":$S390X_KVM_VENV/bin:"*) ;; *) export PATH=$S390X_KVM_VENV/bin:$PATH ;; esac
 }
 
 # collection_ensure: make this checkout the installed s390x.kvm collection.
@@ -74,9 +74,15 @@ collection_ensure() {
         rm -rf "$dest"
         ln -s "$S390X_KVM_ROOT" "$dest"
     fi
+}
+
+# controller_env: the venv first on PATH and this checkout as the collection (exports only;
+# base_setup installs them first).
+controller_env() {
+    export VIRTUAL_ENV=$S390X_KVM_VENV
+    case ":$PATH:" in *":$S390X_KVM_VENV/bin:"*) ;; *) export PATH=$S390X_KVM_VENV/bin:$PATH ;; esac
     export ANSIBLE_COLLECTIONS_PATH=$S390X_KVM_COLLECTIONS
     export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
-    export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
 }
 
 # tmpfs_ensure DIR SIZE: a private tmpfs at DIR (real sysfs lives in memory; big fixture trees
@@ -94,4 +100,6 @@ base_setup() {
     apt_ensure "${BASE_APT_PACKAGES[@]}"
     venv_ensure "$S390X_KVM_ROOT/requirements-dev.txt"
     collection_ensure
+    controller_env
+    export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
 }

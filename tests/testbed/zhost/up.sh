@@ -8,6 +8,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root
 t_start=$(date +%s.%N)
+# The controller too (venv with ansible-core, this checkout as the collection), so the ansible
+# command printed at the end works on a fresh machine.
+base_setup
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 write_inventory() {
@@ -191,4 +194,5 @@ write_inventory "$port"
 echo "{\"up_s\": $(elapsed "$t_start"), \"boot_to_ssh_s\": $(elapsed "$t_boot")}" > "$ZH_RUN/timing.json"
 log "zhost up: ssh root@127.0.0.1 -p $port in $(elapsed "$t_boot") s after start, $(elapsed "$t_start") s in all"
 echo "inventory: $ZH_INVENTORY"
+echo "source $S390X_KVM_ROOT/scripts/env.sh     # once per shell: ansible-core 2.19 + this collection"
 echo "ansible -i $ZH_INVENTORY zhost -m s390x.kvm.ccw_info"
