@@ -29,6 +29,7 @@ __metaclass__ = type
 
 import copy
 import difflib
+import io
 import re
 import xml.etree.ElementTree as ET
 
@@ -42,16 +43,59 @@ class DomainXMLError(ValueError):
 
 
 def parse(xml_text):
-    """Parse domain XML text into an Element (``<domain>``), raising DomainXMLError."""
+    """Parse domain XML text into an Element (``<domain>``), raising DomainXMLError.
+
+    Namespace prefixes (``<metadata>`` children, ``<qemu:commandline>``) are remembered so
+    :func:`to_text` writes them back as the user wrote them; ElementTree keeps only the URI.
+    """
     if isinstance(xml_text, ET.Element):
         return xml_text
+    if not (xml_text or "").strip():
+        raise DomainXMLError("the domain XML is empty")
+    root = None
     try:
-        root = ET.fromstring(xml_text)
+        for event, item in ET.iterparse(io.StringIO(xml_text), events=("start", "start-ns")):
+            if event == "start-ns":
+                _PREFIXES.setdefault(item[1], item[0])
+            elif root is None:
+                root = item
     except ET.ParseError as exc:
         raise DomainXMLError("the domain XML does not parse: %s" % exc)
     if root.tag != "domain":
         raise DomainXMLError("the root element is <%s>, expected <domain>" % root.tag)
     return root
+
+
+# Namespace URI -> prefix seen while parsing (first one wins); ``xml:`` is predeclared.
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+_PREFIXES = {}
+
+
+def _short(name):
+    """``app:foo`` for ``{http://example.org/app}foo`` in change paths."""
+    if not name.startswith("{"):
+        return name
+    uri, local = name[1:].split("}", 1)
+    return "%s:%s" % (_PREFIXES.get(uri) or "ns", local)
+
+
+def _qualified(name, declared, new_decls):
+    """``prefix:local`` for an ElementTree ``{uri}local`` name, declaring the prefix once per subtree."""
+    if not name.startswith("{"):
+        return name
+    uri, local = name[1:].split("}", 1)
+    if uri == _XML_NS:
+        return "xml:" + local
+    if uri not in declared:
+        prefix = _PREFIXES.get(uri) or "ns"     # a default namespace gets a prefix: same meaning
+        taken = set(declared.values())
+        base, n = prefix, 0
+        while prefix in taken:
+            n += 1
+            prefix = "%s%d" % (base, n)
+        declared[uri] = prefix
+        new_decls.append((prefix, uri))
+    return "%s:%s" % (declared[uri], local)
 
 
 def _escape_attr(value):
@@ -63,22 +107,27 @@ def _escape_text(value):
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def to_text(element, indent=0):
+def to_text(element, indent=0, _declared=None):
     """Deterministic pretty serialisation (2-space indent, attributes in element order)."""
     pad = "  " * indent
-    attrs = "".join(" %s='%s'" % (k, _escape_attr(v)) for k, v in element.attrib.items())
+    declared = dict(_declared or {})
+    new_decls = []
+    tag = _qualified(element.tag, declared, new_decls)
+    attrs = "".join(" %s='%s'" % (_qualified(k, declared, new_decls), _escape_attr(v))
+                    for k, v in element.attrib.items())
+    attrs = "".join(" xmlns:%s='%s'" % (p, _escape_attr(u)) for p, u in new_decls) + attrs
     text = (element.text or "").strip()
     children = list(element)
     if not children and not text:
-        return "%s<%s%s/>\n" % (pad, element.tag, attrs)
+        return "%s<%s%s/>\n" % (pad, tag, attrs)
     if not children:
-        return "%s<%s%s>%s</%s>\n" % (pad, element.tag, attrs, _escape_text(text), element.tag)
-    out = ["%s<%s%s>\n" % (pad, element.tag, attrs)]
+        return "%s<%s%s>%s</%s>\n" % (pad, tag, attrs, _escape_text(text), tag)
+    out = ["%s<%s%s>\n" % (pad, tag, attrs)]
     if text:
         out.append("%s  %s\n" % (pad, _escape_text(text)))
     for child in children:
-        out.append(to_text(child, indent + 1))
-    out.append("%s</%s>\n" % (pad, element.tag))
+        out.append(to_text(child, indent + 1, declared))
+    out.append("%s</%s>\n" % (pad, tag))
     return "".join(out)
 
 
@@ -174,12 +223,23 @@ def normalize(root, canonical_console=True):
             source_address.set("uuid", source_address.get("uuid").lower())
         elif source_address.get("slot") is not None:
             _format_numbers(source_address, _SOURCE_PCI_FORMATS)
+    uuid = root.find("uuid")
+    if uuid is not None and uuid.text:
+        uuid.text = _canonical_uuid(uuid.text)
     for mac in root.findall("./devices/interface/mac"):
         if mac.get("address"):
             mac.set("address", mac.get("address").lower())
     if canonical_console:
         _canonical_console(root)
     return root
+
+
+def _canonical_uuid(text):
+    """libvirt reads a UUID in any case, with or without dashes, and writes it lower case 8-4-4-4-12."""
+    digits = re.sub(r"[\s-]", "", text).lower()
+    if not re.match(r"^[0-9a-f]{32}$", digits):
+        return text.strip()
+    return "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20], digits[20:]))
 
 
 def _canonical_console(root):
@@ -298,31 +358,44 @@ def match_devices(desired, actual):
     """Pair desired devices with stored ones.
 
     Passes: strong identity (disk target, filesystem tag, MAC, hostdev source, controller type
-    and index, console port), then bus address, then the n-th unmatched device of the same kind.
+    and index, console port), then bus address, then, for devices the desired XML leaves without
+    either (an interface without MAC, a balloon), the stored device of the same kind it differs
+    from least (document order breaks ties). Pairing by position alone would hand a removed
+    NIC's MAC and devno to its neighbour (carry_over) and report a change on both.
     Returns (pairs [(d, a)], unmatched_desired, unmatched_actual).
     """
     free = list(actual)
     pairs = {}
-    for key_fn in (identity_key, address_key, None):
+    for key_fn in (identity_key, address_key):
         for index, d_el in enumerate(desired):
-            if index in pairs:
-                continue
-            d_key = key_fn(d_el) if key_fn else None
-            if key_fn and d_key is None:
+            d_key = key_fn(d_el)
+            if index in pairs or d_key is None:
                 continue
             for a_el in free:
-                if a_el.tag != d_el.tag:
-                    continue
-                if key_fn and key_fn(a_el) != d_key:
-                    continue
-                if not key_fn and identity_key(a_el) is not None and identity_key(d_el) is not None:
-                    continue   # both have identities and they differ: different devices
-                pairs[index] = a_el
-                free.remove(a_el)
-                break
+                if a_el.tag == d_el.tag and key_fn(a_el) == d_key:
+                    pairs[index] = a_el
+                    free.remove(a_el)
+                    break
+    for index, d_el in enumerate(desired):
+        if index in pairs:
+            continue
+        d_identity = identity_key(d_el)
+        # both with identities that differ: different devices
+        candidates = [a for a in free if a.tag == d_el.tag and (d_identity is None or identity_key(a) is None)]
+        if candidates:
+            best = min(candidates, key=lambda a_el: _distance(d_el, a_el))
+            pairs[index] = best
+            free.remove(best)
     matched = [(d_el, pairs[i]) for i, d_el in enumerate(desired) if i in pairs]
     unmatched = [d_el for i, d_el in enumerate(desired) if i not in pairs]
     return matched, unmatched, free
+
+
+def _distance(d_el, a_el):
+    """How many fields differ between a desired device and a stored one."""
+    projection = Projection()
+    projection.project(d_el, a_el, d_el.tag, "device")
+    return len(projection.changes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,6 +467,22 @@ def _auto_added(a_el, desired_devices, actual_devices):
             if kind == "virtio-serial" and address.get("type") == "virtio-serial" and \
                     address.get("controller", "0") == index:
                 return True
+        if kind == "virtio-serial" and index == "0" and any(
+                d.tag == "console" and d.find("target") is not None and d.find("target").get("type") == "virtio"
+                for d in desired_devices):
+            return True     # a virtio console needs a virtio-serial bus; libvirt adds controller 0 for it
+    return False
+
+
+def _implied_child(parent, a_child, d_parent):
+    """Children libvirt adds because of something else the desired XML states."""
+    if parent == "domain" and a_child.tag == "numatune":
+        # formatdomain.html#numa-node-tuning: with <vcpu placement='auto'> and no <numatune>,
+        # libvirt adds <numatune><memory mode='strict' placement='auto'/></numatune>.
+        vcpu = d_parent.find("vcpu")
+        memory = a_child.find("memory")
+        return vcpu is not None and vcpu.get("placement") == "auto" and len(a_child) == 1 and \
+            memory is not None and memory.attrib == {"mode": "strict", "placement": "auto"}
     return False
 
 
@@ -445,7 +534,7 @@ class Projection(object):
             n = seen.get(d_child.tag, 0)
             seen[d_child.tag] = n + 1
             candidates = a_by_tag.get(d_child.tag, [])
-            label = d_child.tag if n == 0 else "%s[%d]" % (d_child.tag, n + 1)
+            label = _short(d_child.tag) if n == 0 else "%s[%d]" % (_short(d_child.tag), n + 1)
             child_path = "%s/%s" % (path, label)
             if n < len(candidates):
                 out.append(self.project(d_child, candidates[n], child_path, d_child.tag))
@@ -456,8 +545,10 @@ class Projection(object):
             extra = candidates[seen.get(tag, 0):]
             if tag in removable:
                 for a_child in extra:
+                    if _implied_child(d_el.tag, a_child, d_el):
+                        continue
                     out.append(clean_live(a_child))
-                    self._note("%s/%s" % (path, tag), "present", None)
+                    self._note("%s/%s" % (path, _short(tag)), "present", None)
 
     def _project_devices(self, d_el, a_el, out, path):
         d_devices, a_devices = list(d_el), list(a_el)

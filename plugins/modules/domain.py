@@ -261,7 +261,7 @@ class DomainManager(object):
     def run(self):
         params = self.params
         self.name = params["name"]
-        if params["xml"]:
+        if params["xml"] is not None:
             try:
                 xml_name = domain_xml.domain_name(params["xml"])
             except domain_xml.DomainXMLError as exc:

@@ -210,3 +210,121 @@ def test_emulated_zpci_nic_blocks_migration():
 ])
 def test_to_kib(value, unit, kib):
     assert dx.to_kib(value, unit) == kib
+
+
+# What libvirt 9.0 stored (virsh dumpxml --inactive) for user-written XML the role never renders.
+TWO_NICS_STORED = """<domain type='qemu'>
+  <name>nics</name>
+  <uuid>67c9394e-1a9e-413e-97b7-ded5d98fe14d</uuid>
+  <memory unit='KiB'>262144</memory>
+  <currentMemory unit='KiB'>262144</currentMemory>
+  <vcpu placement='static'>1</vcpu>
+  <os><type arch='s390x' machine='s390-ccw-virtio-7.2'>hvm</type><boot dev='hd'/></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-s390x</emulator>
+    <controller type='pci' index='0' model='pci-root'/>
+    <interface type='bridge'>
+      <mac address='52:54:00:72:94:d9'/><source bridge='br0'/><model type='virtio'/>
+      <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0000'/>
+    </interface>
+    <interface type='bridge'>
+      <mac address='52:54:00:58:3a:55'/><source bridge='br1'/><model type='virtio'/>
+      <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0001'/>
+    </interface>
+    <audio id='1' type='none'/>
+    <memballoon model='virtio'><address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0002'/></memballoon>
+    <panic model='s390'/>
+  </devices>
+</domain>"""
+
+NIC = "<interface type='bridge'><source bridge='%s'/><model type='virtio'/></interface>"
+USER_XML = """<domain type='qemu'><name>%s</name>%s<memory unit='MiB'>256</memory>%s
+<os><type arch='s390x' machine='s390-ccw-virtio'>hvm</type></os><devices>%s</devices></domain>"""
+
+
+def test_removing_a_nic_without_mac_keeps_the_other_nics_mac_and_devno():
+    desired = USER_XML % ("nics", "", "", NIC % "br1")
+    result = dx.compare(desired, TWO_NICS_STORED)
+    # by position the br1 NIC would pair with br0's: a bridge change plus a removal, and br0's MAC
+    assert result.changes == [{"path": "domain/devices/interface[52:54:00:72:94:d9]", "before": "present",
+                               "after": "removed"}]
+    merged = dx.carry_over(desired, TWO_NICS_STORED)
+    assert merged.find("./devices/interface/mac").get("address") == "52:54:00:58:3a:55"
+    assert dx.hex_devno(merged.find("./devices/interface")) == "0x0001"
+
+
+def test_nics_without_mac_in_another_order_are_no_change():
+    desired = USER_XML % ("nics", "", "", NIC % "br1" + NIC % "br0")
+    assert not dx.compare(desired, TWO_NICS_STORED).changed
+    changed = USER_XML % ("nics", "", "", NIC % "br0" + NIC % "br2")
+    assert dx.compare(changed, TWO_NICS_STORED).changes == [
+        {"path": "domain/devices/interface/source/@bridge", "before": "br1", "after": "br2"}]
+
+
+@pytest.mark.parametrize("written", [
+    "67C9394E-1A9E-413E-97B7-DED5D98FE14D", "67c9394e1a9e413e97b7ded5d98fe14d", " 67c9394e-1a9e-413e-97b7-ded5d98fe14d "])
+def test_uuid_in_any_case_or_without_dashes_is_no_change(written):
+    desired = USER_XML % ("nics", "<uuid>%s</uuid>" % written, "", NIC % "br0" + NIC % "br1")
+    assert not dx.compare(desired, TWO_NICS_STORED).changed
+    other = USER_XML % ("nics", "<uuid>67c9394e-1a9e-413e-97b7-ded5d98fe14e</uuid>", "", NIC % "br0" + NIC % "br1")
+    assert [c["path"] for c in dx.compare(other, TWO_NICS_STORED).changes] == ["domain/uuid/text()"]
+
+
+VIRTIO_CONSOLE_STORED = """<domain type='qemu'>
+  <name>vcon</name>
+  <uuid>4f97e7d5-3a2b-4a59-9f73-0b46beca528c</uuid>
+  <memory unit='KiB'>262144</memory>
+  <currentMemory unit='KiB'>262144</currentMemory>
+  <vcpu placement='auto'>1</vcpu>
+  <numatune>
+    <memory mode='strict' placement='auto'/>
+  </numatune>
+  <os><type arch='s390x' machine='s390-ccw-virtio-7.2'>hvm</type><boot dev='hd'/></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-s390x</emulator>
+    <controller type='pci' index='0' model='pci-root'/>
+    <controller type='virtio-serial' index='0'>
+      <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0000'/>
+    </controller>
+    <console type='pty'><target type='virtio' port='0'/></console>
+    <audio id='1' type='none'/>
+    <memballoon model='virtio'><address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0001'/></memballoon>
+    <panic model='s390'/>
+  </devices>
+</domain>"""
+
+
+def test_virtio_console_bus_and_numatune_implied_by_vcpu_placement_are_no_change():
+    desired = USER_XML % ("vcon", "", "<vcpu placement='auto'>1</vcpu>",
+                          "<console type='pty'><target type='virtio'/></console>")
+    result = dx.compare(desired, VIRTIO_CONSOLE_STORED)
+    assert not result.changed, result.unified_diff()
+    # a numatune the user wrote and then dropped is still a removal
+    static = replace(VIRTIO_CONSOLE_STORED, "placement='auto'>1", "placement='static'>1")
+    desired = replace(desired, "placement='auto'", "placement='static'")
+    assert [c["path"] for c in dx.compare(desired, static).changes] == ["domain/numatune"]
+
+
+METADATA = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>meta</name>
+<metadata><app:foo xmlns:app='http://example.org/app'><app:bar a='%s'>x</app:bar></app:foo></metadata>
+<memory unit='MiB'>256</memory><os><type arch='s390x'>hvm</type></os>
+<qemu:commandline><qemu:arg value='-no-user-config'/></qemu:commandline></domain>"""
+
+
+def test_foreign_namespaces_are_written_back_with_their_prefixes():
+    text = dx.to_text(dx.parse(METADATA % "1"))
+    # ElementTree alone writes {http://example.org/app}foo, which libvirt refuses to parse
+    assert "<app:foo xmlns:app='http://example.org/app'>" in text and "<app:bar a='1'>x</app:bar>" in text
+    assert "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>" in text
+    assert dx.parse(text).find("metadata/{http://example.org/app}foo/{http://example.org/app}bar") is not None
+    # libvirt 9.0 stores metadata with double quotes and the qemu namespace on <domain>
+    stored = (METADATA % "1").replace("<app:foo xmlns:app='http://example.org/app'>",
+                                      '<app:foo xmlns:app="http://example.org/app">')
+    assert not dx.compare(METADATA % "1", stored).changed
+    assert dx.compare(METADATA % "2", stored).changes == [
+        {"path": "domain/metadata/app:foo/app:bar/@a", "before": "1", "after": "2"}]
+
+
+def test_empty_xml_says_so():
+    with pytest.raises(dx.DomainXMLError, match="empty"):
+        dx.parse("  ")

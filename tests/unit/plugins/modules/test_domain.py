@@ -225,3 +225,16 @@ def test_name_and_xml_must_agree(conn, monkeypatch, capsys):
 ])
 def test_local_uri(uri, local):
     assert domain_module._local_uri(uri) is local
+
+
+def test_empty_xml_fails_before_libvirt_naming_xml(conn, monkeypatch, capsys):
+    # an empty template result used to be taken for "no xml": a lookup of domain None in libvirt
+    result = run(monkeypatch, capsys, xml="", state="present")
+    assert result["failed"] and result["msg"] == "xml: the domain XML is empty"
+    assert conn.defined == []
+
+
+def test_metadata_in_a_foreign_namespace_is_sent_with_its_prefix(conn, monkeypatch, capsys):
+    xml = XML.replace("<vcpu>", "<metadata><app:x xmlns:app='http://example.org/app'>1</app:x></metadata><vcpu>")
+    run(monkeypatch, capsys, xml=xml, state="present")
+    assert "<app:x xmlns:app='http://example.org/app'>1</app:x>" in conn.defined[-1][0]
