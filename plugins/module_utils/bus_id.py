@@ -50,6 +50,11 @@ def parse(text, what="bus ID"):
     match = _BUS_ID_RE.match(value)
     if match:
         cssid, ssid, devno = (int(g, 16) for g in match.groups())
+        if cssid != 0:
+            # asm/cio.h __MAX_CSSID is 0: Linux addresses channel subsystem 0 only, and
+            # blacklist.c rejects any other cssid with EINVAL.
+            raise BusIdError("invalid %s %r: channel subsystem %x does not exist for Linux (only 0); allowed: %s"
+                             % (what, text, cssid, ALLOWED_FORMS))
         if len(match.group(3)) > 4 or devno > MAX_DEVNO:
             raise BusIdError("invalid %s %r: device number %s is out of range; allowed: %s"
                              % (what, text, match.group(3), ALLOWED_FORMS))
@@ -65,6 +70,22 @@ def parse(text, what="bus ID"):
                              % (what, text, ALLOWED_FORMS))
         return key(0, 0, devno)
     raise BusIdError("invalid %s %r; allowed: %s" % (what, text, ALLOWED_FORMS))
+
+
+def require_text(values, option):
+    """Refuse numbers in a list of bus IDs, device numbers or ranges.
+
+    YAML reads an unquoted ``0x2b09`` as the number 11017 and ``0100`` as 64 (octal), and
+    Ansible would turn those into the strings "11017" and "64": another device, silently.
+    Options that take these lists keep their elements raw and pass them through here."""
+    for value in values or []:
+        if isinstance(value, bool) or not isinstance(value, str):
+            if isinstance(value, int) and not isinstance(value, bool):
+                raise BusIdError("%s: %d is a number, not text: YAML reads an unquoted 0x%x as %d (and 0100 as 64); "
+                                 "quote it, e.g. '0x%04x' or '0.0.%04x'" % (option, value, value, value, value, value))
+            raise BusIdError("%s: %r is not a bus ID, device number or range; allowed: %s"
+                             % (option, value, ALLOWED_FORMS))
+    return list(values or [])
 
 
 def normalize(text):

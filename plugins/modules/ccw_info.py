@@ -34,9 +34,12 @@ options:
       - Report only these CCW devices (and subchannels without a device whose own ID matches).
       - Each item is a bus ID (V(0.0.1234)), a device number (V(1234) or V(0x1234), subchannel set 0)
         or a range of either (V(0.0.1234-0.0.12ff)).
+      - Write each item as a string (quoted in YAML): an unquoted V(0x2b09) is the number 11017 to YAML
+        and V(0100) is 64, so the module refuses numbers instead of reading another device.
+      - Linux has channel subsystem 0 only; other C(cssid) values are refused.
       - Empty means all devices.
     type: list
-    elements: str
+    elements: raw
     default: []
   kinds:
     description:
@@ -82,7 +85,7 @@ EXAMPLES = r"""
   s390x.kvm.ccw_info:
     bus_ids:
       - 0.0.0100-0.0.01ff
-      - 0x2b09
+      - "0x2b09"
     kinds: [dasd]
     gather: [devices]
   register: dasds
@@ -189,7 +192,7 @@ import gc
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, BusIdSet
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, BusIdSet, require_text
 from ansible_collections.s390x.kvm.plugins.module_utils.ccw import CcwDiscovery, DEVICE_KINDS
 from ansible_collections.s390x.kvm.plugins.module_utils.common import not_s390x, open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
@@ -200,9 +203,10 @@ SECTIONS = ["subchannels", "devices", "qeth", "zfcp", "channel_paths", "cio_igno
 def run(module):
     params = module.params
     try:
-        bus_ids = BusIdSet(params["bus_ids"])
+        bus_ids = BusIdSet(require_text(params["bus_ids"], "bus_ids"))
     except BusIdError as err:
-        module.fail_json(msg="bus_ids: %s" % err)
+        message = str(err)
+        module.fail_json(msg=message if message.startswith("bus_ids:") else "bus_ids: %s" % message)
     fs = open_host(module)
     discovery = CcwDiscovery(fs, bus_ids=bus_ids, kinds=params["kinds"])
     if not discovery.is_s390x_host():
@@ -253,7 +257,7 @@ def main():
     # Without this the cyclic collector re-scans the growing heap hundreds of times.
     gc.disable()
     argument_spec = dict(
-        bus_ids=dict(type="list", elements="str", default=[]),
+        bus_ids=dict(type="list", elements="raw", default=[]),
         kinds=dict(type="list", elements="str", choices=list(DEVICE_KINDS), default=[]),
         gather=dict(type="list", elements="str", choices=SECTIONS, default=list(SECTIONS)),
         host_usage=dict(type="bool", default=True),

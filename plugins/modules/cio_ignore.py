@@ -28,9 +28,12 @@ extends_documentation_fragment:
   - s390x.kvm.host_root
 options:
   devices:
-    description: Bus IDs, device numbers or ranges (V(0.0.0200-0.0.02ff)).
+    description:
+      - Bus IDs, device numbers or ranges (V(0.0.0200-0.0.02ff)), in subchannel sets 0-3 of channel subsystem 0.
+      - Write each item as a string (quoted in YAML): an unquoted V(0x2b09) is the number 11017 to YAML
+        and V(0100) is 64, so the module refuses numbers instead of freeing another device.
     type: list
-    elements: str
+    elements: raw
     required: true
   state:
     description: V(absent) frees the devices from the list; V(present) puts them on it.
@@ -81,7 +84,7 @@ boot_cmdline_cio_ignore:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, format_key, parse_range
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, format_key, parse_range, require_text
 from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 
 
@@ -122,14 +125,23 @@ def gaps(ranges, first, last):
 
 
 def run(module):
-    fs = open_host(module)
-    if not fs.exists("/proc/cio_ignore"):
-        module.fail_json(msg="%s/proc/cio_ignore does not exist: not an IBM Z (s390x) host" % module.params["host_root"].rstrip("/"))
     try:
-        wanted = [parse_range(d) for d in module.params["devices"]]
+        wanted = [parse_range(d) for d in require_text(module.params["devices"], "devices")]
+    except BusIdError as err:
+        message = str(err)
+        module.fail_json(msg=message if message.startswith("devices:") else "devices: %s" % message)
+    fs = open_host(module)
+    proc = "%s/proc/cio_ignore" % module.params["host_root"].rstrip("/")
+    if not fs.exists("/proc/cio_ignore"):
+        module.fail_json(msg="%s does not exist: not an IBM Z (s390x) host" % proc)
+    if not fs.isfile("/proc/cio_ignore"):
+        # procfs files are regular files; anything else would read as an empty list (or block)
+        module.fail_json(msg="%s is not a regular file: is %s a live /proc?" % (proc, module.params["host_root"]))
+    try:
         current = [parse_range(line) for line in fs.lines("/proc/cio_ignore") if line.strip()]
     except BusIdError as err:
-        module.fail_json(msg="devices: %s" % err)
+        module.fail_json(msg="%s does not read as a cio_ignore list (%s): is %s a live /proc?"
+                         % (proc, err, module.params["host_root"]))
     before = ranges_to_text(sorted(current))
     commands, after = [], list(current)
     for first, last in wanted:
@@ -165,7 +177,7 @@ def run(module):
 
 
 def main():
-    argument_spec = dict(devices=dict(type="list", elements="str", required=True),
+    argument_spec = dict(devices=dict(type="list", elements="raw", required=True),
                          state=dict(type="str", choices=["present", "absent"], default="absent"))
     run_host_module(AnsibleModule, argument_spec, run)
 

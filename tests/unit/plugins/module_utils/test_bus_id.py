@@ -77,3 +77,28 @@ def test_pci_addresses(text):
 def test_bad_pci_addresses(text):
     with pytest.raises(BusIdError, match="DDDD:BB:SS.F"):
         bus_id.parse_pci_address(text)
+
+
+@pytest.mark.parametrize("text", ["1.0.0100", "fe.0.0100", "1.0.0100-1.0.0200"])
+def test_only_channel_subsystem_0(text):
+    # asm/cio.h __MAX_CSSID 0; blacklist.c refuses other cssids with EINVAL
+    with pytest.raises(BusIdError, match="channel subsystem [1f]e? does not exist for Linux"):
+        bus_id.parse_range(text)
+
+
+@pytest.mark.parametrize("value, fragment", [
+    (0x2b09, "bus_ids: 11017 is a number, not text: YAML reads an unquoted 0x2b09 as 11017"),
+    (64, "quote it, e.g. '0x0040' or '0.0.0040'"),
+    (True, "bus_ids: True is not a bus ID"),
+    (None, "bus_ids: None is not a bus ID"),
+    (["0.0.0100"], "bus_ids: ['0.0.0100'] is not a bus ID"),
+])
+def test_numbers_and_other_types_are_refused(value, fragment):
+    with pytest.raises(BusIdError) as err:
+        bus_id.require_text(["0.0.0100", value], "bus_ids")
+    assert fragment in str(err.value)
+
+
+def test_text_passes():
+    assert bus_id.require_text(["0.0.0100", "0x2b09"], "bus_ids") == ["0.0.0100", "0x2b09"]
+    assert bus_id.require_text(None, "bus_ids") == []

@@ -107,6 +107,12 @@ def test_filters_by_range_devno_and_kind(run_module, small):
     ({"bus_ids": ["0.0.10000"]}, "out of range"),
     ({"bus_ids": ["0.0.0200-0.0.0100"]}, "comes after"),
     ({"kinds": ["floppy"]}, "floppy"),
+    # YAML numbers: an unquoted 0x100 is 256, which Ansible would turn into devno 0x0256
+    ({"bus_ids": [0x100]}, "bus_ids: 256 is a number, not text: YAML reads an unquoted 0x100 as 256"),
+    ({"bus_ids": ["1.0.0100"]}, "bus_ids: invalid bus ID '1.0.0100': channel subsystem 1 does not exist for Linux"),
+    ({"bus_ids": "0.0.0100,0.4.0100"}, "subchannel set 4 is out of range 0-3"),
+    ({"gather": ["disks"]}, "disks"),
+    ({"host_usage": "maybe"}, "maybe"),
 ])
 def test_bad_input_names_the_value(run_module, small, args, fragment):
     rc, res = run_module("ccw_info", host_root=small, **args)
