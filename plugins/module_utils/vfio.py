@@ -93,7 +93,7 @@ class DeviceLock(object):
         return False
 
 
-def _atomic_write(local_path, text):
+def atomic_write(local_path, text):
     directory = os.path.dirname(local_path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
@@ -118,10 +118,10 @@ class Persistence(object):
         return self.fs.read(self.driverctl_path(bus, device), default="").strip() or None
 
     def set_override(self, bus, device, driver):
-        _atomic_write(self.fs.path(self.driverctl_path(bus, device)), driver + "\n")
+        atomic_write(self.fs.path(self.driverctl_path(bus, device)), driver + "\n")
 
     def unset_override(self, bus, device):
-        _remove(self.fs.path(self.driverctl_path(bus, device)))
+        remove_file(self.fs.path(self.driverctl_path(bus, device)))
 
     # mdevctl
     def mdev_path(self, parent, mdev_uuid):
@@ -139,10 +139,10 @@ class Persistence(object):
 
     def define_mdev(self, parent, mdev_uuid, mdev_type, autostart=True, attrs=None):
         config = {"mdev_type": mdev_type, "start": "auto" if autostart else "manual", "attrs": attrs or []}
-        _atomic_write(self.fs.path(self.mdev_path(parent, mdev_uuid)), json.dumps(config, indent=2, sort_keys=True) + "\n")
+        atomic_write(self.fs.path(self.mdev_path(parent, mdev_uuid)), json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     def undefine_mdev(self, parent, mdev_uuid):
-        _remove(self.fs.path(self.mdev_path(parent, mdev_uuid)))
+        remove_file(self.fs.path(self.mdev_path(parent, mdev_uuid)))
         directory = self.fs.path("%s/%s" % (MDEVCTL_DIR, parent))
         try:
             os.rmdir(directory)
@@ -150,7 +150,7 @@ class Persistence(object):
             pass
 
 
-def _remove(local_path):
+def remove_file(local_path):
     try:
         os.unlink(local_path)
     except OSError as err:

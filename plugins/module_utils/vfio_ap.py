@@ -11,8 +11,17 @@ vfio_ap. A matrix mdev is created under
 ``/sys/devices/vfio_ap/matrix/mdev_supported_types/vfio_ap-passthrough/create``
 and given adapters, domains and control domains through ``assign_*`` /
 ``unassign_*``; it reports ``matrix`` ("%02lx.%04lx" per APQN) and
-``control_domains`` ("%04lx"). A mask write that would take an APQN away from
-an mdev fails with EBUSY.
+``control_domains`` ("%04lx"). A mask write that would give the host an APQN
+of an mdev fails with EBUSY; assigning an APQN the host still owns fails with
+EADDRNOTAVAIL.
+
+Which bits to clear: a guest's matrix is adapters x domains, so its APQNs the
+host still owns are either all covered by clearing those adapters in apmask or
+by clearing those domains in aqmask (anything less leaves one APQN with the
+host). Of the two, the one that takes fewer other queues from the host is used,
+and never one that takes a queue of the host's default domain (``ap_domain``).
+Giving back (a smaller matrix, or absent) sets the bits again, except where
+that would hand the host an APQN another matrix holds.
 
 Persistence: the masks in ``/etc/udev/rules.d/41-ap.rules`` in the form
 chzdev writes (s390-tools include/lib/ap.h AP_UDEV_FILE; zdev/src/ap.c), the
@@ -23,15 +32,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
+import re
 
 from ansible_collections.s390x.kvm.plugins.module_utils.ap import format_mask, parse_apqns, parse_mask
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
-from ansible_collections.s390x.kvm.plugins.module_utils.vfio import Persistence, VfioError, wait_for
+from ansible_collections.s390x.kvm.plugins.module_utils.vfio import Persistence, VfioError, atomic_write, remove_file, wait_for
 
 MATRIX = "/sys/devices/vfio_ap/matrix"
 MDEV_TYPE = "vfio_ap-passthrough"
 AP_UDEV_RULES = "/etc/udev/rules.d/41-ap.rules"
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_KINDS = (("adapters", "adapter"), ("domains", "domain"), ("control_domains", "control_domain"))
 
 
 def udev_rules(apmask, aqmask):
@@ -53,6 +64,33 @@ def udev_rules(apmask, aqmask):
     ])
 
 
+def apqns(adapters, domains):
+    return set((a, d) for a in adapters for d in domains)
+
+
+def _attr_int(value):
+    try:
+        return int(str(value), 0)
+    except ValueError:
+        return None
+
+
+def definition_matrix(config):
+    """Adapters, domains and control domains an mdevctl definition assigns (attrs in order)."""
+    out = {"adapters": set(), "domains": set(), "control_domains": set()}
+    for attr in (config or {}).get("attrs") or []:
+        if not isinstance(attr, dict):
+            continue
+        for name, value in attr.items():
+            verb, _sep, what = name.partition("_")
+            key = {"adapter": "adapters", "domain": "domains", "control_domain": "control_domains"}.get(what)
+            number = _attr_int(value)
+            if key is None or number is None or verb not in ("assign", "unassign"):
+                continue
+            (out[key].add if verb == "assign" else out[key].discard)(number)
+    return dict((k, sorted(v)) for k, v in out.items())
+
+
 class Matrix(object):
     """State of the AP bus masks and one matrix mdev."""
 
@@ -68,81 +106,141 @@ class Matrix(object):
         base = "%s/%s/" % (MATRIX, mdev_uuid)
         if not self.fs.isdir(base):
             return None
-        apqns = parse_apqns(self.fs.read(base + "matrix", default=""))
+        found = parse_apqns(self.fs.read(base + "matrix", default=""))
         return {
-            "adapters": sorted(set(a["adapter"] for a in apqns if a["adapter"] is not None)),
-            "domains": sorted(set(a["domain"] for a in apqns if a["domain"] is not None)),
+            "adapters": sorted(set(a["adapter"] for a in found if a["adapter"] is not None)),
+            "domains": sorted(set(a["domain"] for a in found if a["domain"] is not None)),
             "control_domains": sorted(int(x, 16) for x in self.fs.read(base + "control_domains", default="").split()),
         }
 
-    def other_mdevs(self, mdev_uuid):
-        """{uuid: (adapters, domains)} of the other matrix mdevs."""
-        result = {}
-        for name in self.fs.listdir(MATRIX):
-            if name != mdev_uuid and self.fs.isdir("%s/%s/" % (MATRIX, name)) and name.count("-") == 4:
-                state = self.mdev(name)
-                result[name] = (state["adapters"], state["domains"])
-        return result
+    def definitions(self):
+        return self.persistence.mdev_definitions("matrix")
 
+    def queues(self):
+        """(adapter, domain) of every AP queue device."""
+        out = set()
+        for name in self.fs.listdir("/sys/bus/ap/devices"):
+            card, dot, dom = name.partition(".")
+            if dot:
+                try:
+                    out.add((int(card, 16), int(dom, 16)))
+                except ValueError:
+                    pass
+        return out
+
+    def host_domain(self):
+        """The host's default AP domain (ap_bus.c ap_domain_show: -1 when none)."""
+        value = _attr_int(self.fs.read("/sys/bus/ap/ap_domain", default=""))
+        return value if value is not None and value >= 0 else None
+
+    def held_by_others(self, mdev_uuid):
+        """{uuid: set of APQNs} of the other matrix mdevs, active or only defined (mdevctl starts
+        those at boot, so their APQNs are as taken as an active device's)."""
+        held = {}
+        for name in self.fs.listdir(MATRIX):
+            if name != mdev_uuid and _UUID_RE.match(name):
+                state = self.mdev(name)
+                if state is not None:
+                    held.setdefault(name, set()).update(apqns(state["adapters"], state["domains"]))
+        for name, config in self.definitions().items():
+            if name != mdev_uuid and _UUID_RE.match(name) and config.get("mdev_type", MDEV_TYPE) == MDEV_TYPE:
+                state = definition_matrix(config)
+                held.setdefault(name, set()).update(apqns(state["adapters"], state["domains"]))
+        return held
+
+    # -- masks ----------------------------------------------------------------
+    def cover(self, apm, aqm, target):
+        """Bits to clear so that every APQN of ``target`` leaves the host: (adapters, domains)."""
+        adapters = set(a for a in target["adapters"] if a in apm)
+        domains = set(d for d in target["domains"] if d in aqm)
+        if not adapters or not domains:
+            return set(), set()
+        wanted = apqns(target["adapters"], target["domains"])
+        host = set(q for q in self.queues() if q[0] in apm and q[1] in aqm) - wanted
+        lose_by_adapter = set(q for q in host if q[0] in adapters)
+        lose_by_domain = set(q for q in host if q[1] in domains)
+        default = self.host_domain()
+        if any(q[1] == default for q in lose_by_adapter) or len(lose_by_domain) <= len(lose_by_adapter):
+            return set(), domains
+        return adapters, set()
+
+    @staticmethod
+    def giving_back(apm, aqm, released, keep):
+        """Masks that return the ``released`` APQNs to the host without handing it any APQN in
+        ``keep`` (the kernel refuses such a write with EBUSY)."""
+        add_a = set(a for a, _d in released) - apm
+        add_d = set(d for _a, d in released) - aqm
+        while True:
+            clash = sorted(q for q in keep if q[0] in (apm | add_a) and q[1] in (aqm | add_d)
+                           and (q[0] in add_a or q[1] in add_d))
+            if not clash:
+                return apm | add_a, aqm | add_d
+            a, d = clash[0]
+            if d in add_d:
+                add_d.discard(d)
+            else:
+                add_a.discard(a)
+
+    # -- plan and apply ----------------------------------------------------------
     def plan(self, mdev_uuid, target):
-        """target: adapters, domains, control_domains, persist, autostart (present) or None (absent)."""
-        steps = []
+        """[(key, text, value)] that take the host to ``target`` (adapters, domains, control_domains,
+        persist, autostart) or, with ``target`` None, remove the matrix device and give its APQNs back."""
         apmask, aqmask = self.masks()
+        apm, aqm = set(parse_mask(apmask)), set(parse_mask(aqmask))
         current = self.mdev(mdev_uuid)
+        config = self.definitions().get(mdev_uuid)
+        others = set().union(*self.held_by_others(mdev_uuid).values())
+        steps = []
         if target is None:
+            held = current if current is not None else (definition_matrix(config) if config is not None else None)
             if current is not None:
-                steps.append(("remove", "remove matrix mdev %s" % mdev_uuid))
-            if mdev_uuid in self.persistence.mdev_definitions("matrix"):
-                steps.append(("undefine", "remove /etc/mdevctl.d/matrix/%s" % mdev_uuid))
-            new_apmask, new_aqmask = self.masks_returning(mdev_uuid, current, apmask, aqmask)
-            if new_apmask != apmask or new_aqmask != aqmask:
-                steps.append(("masks", "set apmask %s, aqmask %s (give the adapters/domains back to the host)"
-                              % (new_apmask, new_aqmask)))
-                if self.fs.exists(AP_UDEV_RULES):
-                    steps.append(("udev", "write %s" % AP_UDEV_RULES))
+                steps.append(("remove", "remove matrix mdev %s" % mdev_uuid, None))
+            if config is not None:
+                steps.append(("undefine", "remove /etc/mdevctl.d/matrix/%s" % mdev_uuid, None))
+            released = apqns(held["adapters"], held["domains"]) if held else set()
+            new_apm, new_aqm = self.giving_back(apm, aqm, released, others)
+            steps += self._mask_steps(apmask, aqmask, new_apm, new_aqm, "give the matrix's APQNs back to the host")
+            if self.fs.exists(AP_UDEV_RULES):
+                steps += self._udev_step(new_apm, new_aqm)
             return steps
-        new_apmask, new_aqmask = self.masks_for(apmask, aqmask, target)
-        if new_apmask != apmask or new_aqmask != aqmask:
-            steps.append(("masks", "set apmask %s, aqmask %s (give the guest's adapters/domains to vfio_ap)"
-                          % (new_apmask, new_aqmask)))
+        take_a, take_d = self.cover(apm, aqm, target)
+        apm1, aqm1 = apm - take_a, aqm - take_d
+        steps += self._mask_steps(apmask, aqmask, apm1, aqm1, "give the guest's APQNs to vfio_ap")
         if current is None:
-            steps.append(("create", "create matrix mdev %s" % mdev_uuid))
+            steps.append(("create", "create matrix mdev %s" % mdev_uuid, None))
             current = {"adapters": [], "domains": [], "control_domains": []}
-        for kind, attr in (("adapters", "adapter"), ("domains", "domain"), ("control_domains", "control_domain")):
+        for kind, attr in _KINDS:
             for value in sorted(set(current[kind]) - set(target[kind])):
-                steps.append(("unassign_%s:%d" % (attr, value), "unassign %s 0x%02x" % (attr.replace("_", " "), value)))
+                steps.append(("unassign_" + attr, "unassign %s 0x%02x" % (attr.replace("_", " "), value), value))
+        for kind, attr in _KINDS:
             for value in sorted(set(target[kind]) - set(current[kind])):
-                steps.append(("assign_%s:%d" % (attr, value), "assign %s 0x%02x" % (attr.replace("_", " "), value)))
+                steps.append(("assign_" + attr, "assign %s 0x%02x" % (attr.replace("_", " "), value), value))
+        wanted = apqns(target["adapters"], target["domains"])
+        released = apqns(current["adapters"], current["domains"]) - wanted
+        apm2, aqm2 = self.giving_back(apm1, aqm1, released, others | wanted)
+        steps += self._mask_steps(format_mask(sorted(apm1)), format_mask(sorted(aqm1)), apm2, aqm2,
+                                  "give the APQNs the matrix no longer has back to the host")
         if target.get("persist"):
             want = self.definition(target)
-            config = self.persistence.mdev_definitions("matrix").get(mdev_uuid)
             if config != want:
-                steps.append(("define", "write /etc/mdevctl.d/matrix/%s" % mdev_uuid))
-            rules = udev_rules(new_apmask, new_aqmask)
-            if self.fs.read(AP_UDEV_RULES, default="") != rules.rstrip("\n"):
-                steps.append(("udev", "write %s" % AP_UDEV_RULES))
+                steps.append(("define", "write /etc/mdevctl.d/matrix/%s" % mdev_uuid, want))
+            steps += self._udev_step(apm2, aqm2)
         return steps
 
     @staticmethod
-    def masks_for(apmask, aqmask, target):
-        """Masks that give the target's adapters and domains to vfio_ap, the host keeping the rest."""
-        host_adapters = [a for a in parse_mask(apmask) if a not in target["adapters"]]
-        host_domains = [d for d in parse_mask(aqmask) if d not in target["domains"]]
-        return format_mask(host_adapters), format_mask(host_domains)
+    def _mask_steps(apmask, aqmask, new_apm, new_aqm, why):
+        steps = []
+        for name, old, new in (("apmask", apmask, new_apm), ("aqmask", aqmask, new_aqm)):
+            text = format_mask(sorted(new))
+            if set(parse_mask(old)) != set(new):
+                steps.append((name, "set %s %s (%s)" % (name, text, why), text))
+        return steps
 
-    def masks_returning(self, mdev_uuid, current, apmask, aqmask):
-        """Masks that give an mdev's adapters and domains back to the host, except those another
-        matrix mdev still uses (the kernel would refuse those with EBUSY)."""
-        if current is None:
-            attrs = self.persistence.mdev_definitions("matrix").get(mdev_uuid, {}).get("attrs", [])
-            current = {"adapters": [int(a["assign_adapter"], 0) for a in attrs if "assign_adapter" in a],
-                       "domains": [int(a["assign_domain"], 0) for a in attrs if "assign_domain" in a]}
-        others = self.other_mdevs(mdev_uuid).values()
-        used_adapters = set(a for adapters, _domains in others for a in adapters)
-        used_domains = set(d for _adapters, domains in others for d in domains)
-        adapters = set(parse_mask(apmask)) | (set(current["adapters"]) - used_adapters)
-        domains = set(parse_mask(aqmask)) | (set(current["domains"]) - used_domains)
-        return format_mask(sorted(adapters)), format_mask(sorted(domains))
+    def _udev_step(self, apm, aqm):
+        rules = udev_rules(format_mask(sorted(apm)), format_mask(sorted(aqm)))
+        if self.fs.read(AP_UDEV_RULES, default="") != rules.rstrip("\n"):
+            return [("udev", "write %s" % AP_UDEV_RULES, rules)]
+        return []
 
     @staticmethod
     def definition(target):
@@ -151,42 +249,72 @@ class Matrix(object):
         attrs += [{"assign_control_domain": "0x%x" % d} for d in target["control_domains"]]
         return {"mdev_type": MDEV_TYPE, "start": "auto" if target.get("autostart", True) else "manual", "attrs": attrs}
 
-    def apply(self, mdev_uuid, target):
+    def apply(self, mdev_uuid, steps):
+        """Run planned steps in order."""
         base = "%s/%s/" % (MATRIX, mdev_uuid)
-        steps = self.plan(mdev_uuid, target)
-        # Decide the masks before the steps change what they are computed from.
-        if target is None:
-            new_masks = self.masks_returning(mdev_uuid, self.mdev(mdev_uuid), *self.masks())
-        else:
-            new_masks = self.masks_for(*(self.masks() + (target,)))
-        for key, text in steps:
-            if key == "masks":
-                self._write("/sys/bus/ap/apmask", new_masks[0], text)
-                self._write("/sys/bus/ap/aqmask", new_masks[1], text)
+        for key, text, value in steps:
+            if key in ("apmask", "aqmask"):
+                self._write("/sys/bus/ap/" + key, value, text)
             elif key == "create":
                 self._write("%s/mdev_supported_types/%s/create" % (MATRIX, MDEV_TYPE), mdev_uuid, text)
                 if not wait_for(lambda: self.fs.isdir(base), self.settle_timeout):
                     raise VfioError("matrix mdev %s did not appear" % mdev_uuid)
-            elif ":" in key:
-                action, value = key.split(":")
-                self._write(base + action, "0x%x" % int(value), text)
+            elif key.startswith(("assign_", "unassign_")):
+                self._write(base + key, "0x%x" % value, text)
             elif key == "remove":
                 self._write(base + "remove", "1", text)
             elif key == "undefine":
                 self.persistence.undefine_mdev("matrix", mdev_uuid)
             elif key == "define":
-                definition = self.definition(target)
-                self.persistence.define_mdev("matrix", mdev_uuid, MDEV_TYPE, definition["start"] == "auto", definition["attrs"])
+                self.persistence.define_mdev("matrix", mdev_uuid, MDEV_TYPE, value["start"] == "auto", value["attrs"])
             elif key == "udev":
-                apmask, aqmask = self.masks()
-                path = self.fs.path(AP_UDEV_RULES)
-                if not os.path.isdir(os.path.dirname(path)):
-                    os.makedirs(os.path.dirname(path), 0o755)
-                with open(path, "w") as handle:
-                    handle.write(udev_rules(apmask, aqmask))
+                atomic_write(self.fs.path(AP_UDEV_RULES), value)
+
+    def snapshot(self, mdev_uuid):
+        """What :meth:`restore` needs to return to this moment."""
+        return {"masks": self.masks(), "matrix": self.mdev(mdev_uuid),
+                "definition": _file_text(self.fs, self.persistence.mdev_path("matrix", mdev_uuid)),
+                "udev": _file_text(self.fs, AP_UDEV_RULES)}
+
+    def restore(self, mdev_uuid, saved):
+        """Back to a snapshot: shrink the matrix to within the saved one (so the saved masks cannot
+        hit EBUSY), set the saved masks, assign the rest, and put the files back as they were."""
+        current = self.mdev(mdev_uuid)
+        steps = []
+        if current is not None and saved["matrix"] is None:
+            steps.append(("remove", "remove matrix mdev %s" % mdev_uuid, None))
+        elif current is not None:
+            for kind, attr in _KINDS:
+                for value in sorted(set(current[kind]) - set(saved["matrix"][kind])):
+                    steps.append(("unassign_" + attr, "unassign %s 0x%02x" % (attr, value), value))
+        for name, now, old in zip(("apmask", "aqmask"), self.masks(), saved["masks"]):
+            if now != old:
+                steps.append((name, "set %s back to %s" % (name, old), old))
+        if saved["matrix"] is not None:
+            if current is None:
+                steps.append(("create", "create matrix mdev %s" % mdev_uuid, None))
+                current = {"adapters": [], "domains": [], "control_domains": []}
+            for kind, attr in _KINDS:
+                for value in sorted(set(saved["matrix"][kind]) - set(current[kind])):
+                    steps.append(("assign_" + attr, "assign %s 0x%02x" % (attr, value), value))
+        self.apply(mdev_uuid, steps)
+        for path, text in ((self.persistence.mdev_path("matrix", mdev_uuid), saved["definition"]), (AP_UDEV_RULES, saved["udev"])):
+            if text is None:
+                remove_file(self.fs.path(path))
+            else:
+                atomic_write(self.fs.path(path), text)
 
     def _write(self, path, value, what):
         try:
             self.fs.write(path, value)
         except HostAccessError as err:
             raise VfioError("%s: %s" % (what, err))
+
+
+def _file_text(fs, host_path):
+    """Exact content of a persistence file, or None when there is none."""
+    try:
+        with open(fs.path(host_path)) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None

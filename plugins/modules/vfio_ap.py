@@ -13,17 +13,24 @@ module: vfio_ap
 short_description: Give crypto adapters and domains (APQNs) to a guest through a vfio_ap matrix device
 version_added: 0.1.0
 description:
-  - With O(state=present), takes the guest's adapters and domains out of the host's C(apmask) and
-    C(aqmask) (the host keeps everything else), creates the guest's C(vfio_ap-passthrough) matrix
-    mediated device and assigns the adapters, usage domains and control domains to it. Re-runs
-    assign and unassign only the differences.
+  - With O(state=present), takes the guest's APQNs (every adapter x every domain) from the host's
+    default drivers, creates the guest's C(vfio_ap-passthrough) matrix mediated device and assigns the
+    adapters, usage domains and control domains to it. Re-runs assign and unassign only the differences
+    and give APQNs the matrix no longer has back to the host.
+  - A queue stays with the host while its adapter is set in C(apmask) and its domain in C(aqmask). To free
+    the guest's APQNs the module clears either the guest's adapters in C(apmask) or its domains in
+    C(aqmask), whichever takes fewer other queues from the host, and never a choice that takes a queue
+    of the host's default domain (C(ap_domain)). RV(also_leaving_host) lists the other queues that leave.
   - With O(state=absent), removes the matrix device and its persistent definition and gives its
-    adapters and domains back to the host, except those another matrix device still uses.
+    APQNs back to the host, except those another matrix device (active or defined) holds.
   - Persistence (O(persist=true)) writes the mdevctl definition C(/etc/mdevctl.d/matrix/<uuid>) (attributes
     in the order adapters, domains, control domains) and the masks as the udev rule
     C(/etc/udev/rules.d/41-ap.rules) in the form chzdev writes.
-  - Refuses, before changing anything, APQNs that another matrix device holds, the host's default
-    domain (C(ap_domain)), adapters or domains beyond the machine's maximum, and adapters older than CEX4.
+  - Refuses, before changing anything, APQNs that another matrix device holds (active, or defined with
+    mdevctl), the host's default domain (C(ap_domain)), adapters or domains beyond the machine's maximum,
+    adapters that do not exist and adapters older than CEX4.
+  - When a step fails, the masks, the matrix device and the persistence files are returned to what they
+    were before the run.
 author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
@@ -39,19 +46,23 @@ options:
     description: The matrix device's UUID, instead of the derived one.
     type: str
   adapters:
-    description: Adapter (card) numbers, 0-255.
+    description:
+      - Adapter (card) numbers, 0-255 and at most the machine's C(ap_max_adapter_id); integers, or strings
+        in decimal or hex with C(0x) (V(0x0b)).
     type: list
-    elements: int
+    elements: raw
     default: []
   domains:
-    description: Usage domain numbers, 0-255.
+    description:
+      - Usage domain numbers, 0-255 and at most the machine's C(ap_max_domain_id); integers, or strings in
+        decimal or hex with C(0x) (V(0x47)).
     type: list
-    elements: int
+    elements: raw
     default: []
   control_domains:
-    description: Control domain numbers, 0-255.
+    description: Control domain numbers, as O(domains). Control domains may be shared by several guests.
     type: list
-    elements: int
+    elements: raw
     default: []
   state:
     description: V(present) creates or updates the guest's matrix device; V(absent) removes it.
@@ -137,39 +148,94 @@ from ansible_collections.s390x.kvm.plugins.module_utils.ap import parse_mask
 from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import DeviceLock, VfioError, derive_mdev_uuid, normalize_uuid
-from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ap import MATRIX, Matrix
+from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ap import MATRIX, Matrix, apqns
 
 HOSTDEV = ("<hostdev mode='subsystem' type='mdev' model='vfio-ap'>\n"
            "  <source>\n    <address uuid='%s'/>\n  </source>\n</hostdev>")
+# AP ids are 8 bits (ap_bus.h AP_DEVICES / AP_DOMAINS = 256); the machine may allow fewer.
+AP_ID_MAX = 255
 
 
-def refusals_for(module, fs, matrix, mdev_uuid, target):
+def parse_ids(name, values):
+    """Adapter or domain numbers: integers, or strings in decimal or 0x-hex (as lszcrypt shows them)."""
+    out, bad = [], []
+    for value in values or []:
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str):
+            text = value.strip().lower()
+            try:
+                number = int(text, 16) if text.startswith("0x") else int(text, 10)
+            except ValueError:
+                number = None
+        if number is None or not 0 <= number <= AP_ID_MAX:
+            bad.append(repr(value))
+        else:
+            out.append(number)
+    if bad:
+        raise VfioError("%s: %s not allowed; give numbers 0-%d (decimal, or hex as 0x47)" % (name, ", ".join(bad), AP_ID_MAX))
+    return sorted(set(out))
+
+
+def _host_int(fs, path):
+    try:
+        return int(fs.read(path, default=""), 0)
+    except ValueError:
+        return None
+
+
+def refusals_for(fs, matrix, mdev_uuid, target):
     refusals = []
-    max_adapter = int(fs.read("/sys/bus/ap/ap_max_adapter_id", default="255") or 255)
-    max_domain = int(fs.read("/sys/bus/ap/ap_max_domain_id", default="255") or 255)
+    max_adapter = _host_int(fs, "/sys/bus/ap/ap_max_adapter_id")
+    max_domain = _host_int(fs, "/sys/bus/ap/ap_max_domain_id")
     for name, values, maximum in (("adapters", target["adapters"], max_adapter), ("domains", target["domains"], max_domain),
                                   ("control_domains", target["control_domains"], max_domain)):
-        bad = [v for v in values if not 0 <= v <= maximum]
+        maximum = AP_ID_MAX if maximum is None else maximum
+        bad = [v for v in values if v > maximum]
         if bad:
             refusals.append("%s: %s out of range; this machine allows 0-%d" % (name, ", ".join(str(b) for b in bad), maximum))
-    host_domain = fs.read("/sys/bus/ap/ap_domain", default="")
-    if host_domain and int(host_domain) in target["domains"]:
-        refusals.append("domains: %s is the host's default AP domain (ap_domain); the host's crypto needs it" % host_domain)
+    host_domain = matrix.host_domain()
+    if host_domain is not None and host_domain in target["domains"]:
+        refusals.append("domains: %d is the host's default AP domain (ap_domain); the host's crypto needs it" % host_domain)
     for adapter in target["adapters"]:
-        hwtype = fs.read("/sys/bus/ap/devices/card%02x/hwtype" % adapter, default="")
-        if not hwtype:
+        hwtype = _host_int(fs, "/sys/bus/ap/devices/card%02x/hwtype" % adapter)
+        if hwtype is None:
             refusals.append("adapters: card%02x does not exist on this host" % adapter)
-        elif int(hwtype) < 10:
-            refusals.append("adapters: card%02x has hwtype %s; vfio_ap needs CEX4 (10) or later" % (adapter, hwtype))
-    for other, (adapters, domains) in matrix.other_mdevs(mdev_uuid).items():
-        clash = ["%02x.%04x" % (a, d) for a in target["adapters"] for d in target["domains"] if a in adapters and d in domains]
+        elif hwtype < 10:
+            refusals.append("adapters: card%02x has hwtype %d; vfio_ap needs CEX4 (10) or later" % (adapter, hwtype))
+    wanted = apqns(target["adapters"], target["domains"])
+    for other, held in sorted(matrix.held_by_others(mdev_uuid).items()):
+        clash = sorted(wanted & held)
         if clash:
-            refusals.append("APQNs %s are held by matrix device %s" % (", ".join(clash), other))
+            refusals.append("APQNs %s are held by matrix device %s" % (", ".join("%02x.%04x" % q for q in clash), other))
     return refusals
+
+
+def predicted(before, steps, target):
+    """The state after ``steps`` (check mode)."""
+    masks = list(before["masks"])
+    for key, _text, value in steps:
+        if key in ("apmask", "aqmask"):
+            masks[0 if key == "apmask" else 1] = value
+    matrix = None if target is None else dict((k, target[k]) for k in ("adapters", "domains", "control_domains"))
+    return {"masks": masks, "matrix": matrix}
 
 
 def run(module):
     params = module.params
+    if not params["guest"].strip():
+        module.fail_json(msg="guest: give the name of the guest the matrix device is for")
+    try:
+        target = None
+        if params["state"] == "present":
+            target = {"adapters": parse_ids("adapters", params["adapters"]), "domains": parse_ids("domains", params["domains"]),
+                      "control_domains": parse_ids("control_domains", params["control_domains"]),
+                      "persist": params["persist"], "autostart": params["autostart"]}
+    except VfioError as err:
+        module.fail_json(msg=str(err))
+    if target is not None and (not target["adapters"] or not target["domains"]):
+        module.fail_json(msg="adapters and domains: give at least one of each for state=present")
     fs = open_host(module)
     if not fs.isdir("/sys/bus/ap"):
         module.fail_json(msg="no AP bus (%s/sys/bus/ap): not an IBM Z host, or the ap module is not loaded" % params["host_root"].rstrip("/"))
@@ -180,54 +246,48 @@ def run(module):
     except VfioError as err:
         module.fail_json(msg="uuid: %s" % err)
     matrix = Matrix(fs)
-    target = None
-    if params["state"] == "present":
-        target = {"adapters": sorted(set(params["adapters"])), "domains": sorted(set(params["domains"])),
-                  "control_domains": sorted(set(params["control_domains"])), "persist": params["persist"],
-                  "autostart": params["autostart"]}
-        if not target["adapters"] or not target["domains"]:
-            module.fail_json(msg="adapters and domains: give at least one of each for state=present")
-        refusals = refusals_for(module, fs, matrix, mdev_uuid, target)
+    if target is not None:
+        refusals = refusals_for(fs, matrix, mdev_uuid, target)
         if refusals:
             module.fail_json(msg="refusing to change anything: " + " | ".join(refusals), refusals=refusals)
-    before = {"masks": list(matrix.masks()), "matrix": matrix.mdev(mdev_uuid)}
-    extra = []
-    if target is not None:
-        # The masks work on whole adapters and whole domains (a queue stays with the host only while
-        # its adapter is in apmask AND its domain in aqmask): say which other queues leave the host.
-        new_apmask, new_aqmask = matrix.masks_for(before["masks"][0], before["masks"][1], target)
-        host_before = set((a, d) for a in parse_mask(before["masks"][0]) for d in parse_mask(before["masks"][1]))
-        host_after = set((a, d) for a in parse_mask(new_apmask) for d in parse_mask(new_aqmask))
-        queues = set(tuple(int(x, 16) for x in q.split(".")) for q in fs.listdir("/sys/bus/ap/devices") if "." in q)
-        wanted = set((a, d) for a in target["adapters"] for d in target["domains"])
-        extra = sorted("%02x.%04x" % q for q in (queues & host_before) - host_after - wanted)
-        if extra:
-            module.warn("these queues also leave the host's default drivers (masks are per adapter and per domain): %s"
-                        % ", ".join(extra))
-    steps = [text for _key, text in matrix.plan(mdev_uuid, target)]
-    if steps and not module.check_mode:
-        with DeviceLock(fs, "vfio_ap-matrix"):
+    lock = DeviceLock(fs, "vfio_ap-matrix") if not module.check_mode else None
+    if lock:
+        lock.__enter__()
+    try:
+        before = {"masks": list(matrix.masks()), "matrix": matrix.mdev(mdev_uuid)}
+        saved = matrix.snapshot(mdev_uuid)
+        plan = matrix.plan(mdev_uuid, target)
+        steps = [text for _key, text, _value in plan]
+        if plan and not module.check_mode:
             try:
-                matrix.apply(mdev_uuid, target)
+                matrix.apply(mdev_uuid, plan)
             except (VfioError, HostAccessError) as err:
-                # Undo as far as possible: return to the matrix and masks of before.
-                undo = "not undone"
+                undo = "rolled back"
                 try:
-                    if before["matrix"] is None:
-                        matrix.apply(mdev_uuid, None)
-                    else:
-                        matrix.apply(mdev_uuid, dict(before["matrix"], persist=False))
-                    undo = "rolled back"
+                    matrix.restore(mdev_uuid, saved)
                 except (VfioError, HostAccessError) as undo_err:
+                    undo = "not rolled back"
                     module.warn("roll-back failed: %s" % undo_err)
-                module.fail_json(msg="%s (%s)" % (err, undo), uuid=mdev_uuid)
-    after = {"masks": list(matrix.masks()), "matrix": matrix.mdev(mdev_uuid)}
-    result = dict(changed=bool(steps), uuid=mdev_uuid, steps=steps, also_leaving_host=extra)
+                module.fail_json(msg="%s (%s)" % (err, undo), uuid=mdev_uuid, steps=steps)
+        after = predicted(before, plan, target) if module.check_mode else {"masks": list(matrix.masks()), "matrix": matrix.mdev(mdev_uuid)}
+    finally:
+        if lock:
+            lock.__exit__(None, None, None)
+    # The masks work on whole adapters and whole domains (a queue stays with the host only while
+    # its adapter is in apmask AND its domain in aqmask): say which other queues leave the host.
+    host_before = apqns(parse_mask(before["masks"][0]), parse_mask(before["masks"][1]))
+    host_after = apqns(parse_mask(after["masks"][0]), parse_mask(after["masks"][1]))
+    wanted = apqns(target["adapters"], target["domains"]) if target else set()
+    extra = sorted("%02x.%04x" % q for q in (matrix.queues() & host_before) - host_after - wanted)
+    if extra:
+        module.warn("these queues also leave the host's default drivers (masks are per adapter and per domain): %s"
+                    % ", ".join(extra))
+    result = dict(changed=bool(plan), uuid=mdev_uuid, steps=steps, also_leaving_host=extra)
     if target is not None:
-        result["matrix"] = after["matrix"] if not module.check_mode else dict((k, target[k]) for k in ("adapters", "domains", "control_domains"))
+        result["matrix"] = after["matrix"]
         result["hostdev_xml"] = HOSTDEV % mdev_uuid
     if module._diff:
-        result["diff"] = {"before": before, "after": after if not module.check_mode else {"steps": steps}}
+        result["diff"] = {"before": before, "after": after}
     return result
 
 
@@ -235,9 +295,9 @@ def main():
     argument_spec = dict(
         guest=dict(type="str", required=True),
         uuid=dict(type="str"),
-        adapters=dict(type="list", elements="int", default=[]),
-        domains=dict(type="list", elements="int", default=[]),
-        control_domains=dict(type="list", elements="int", default=[]),
+        adapters=dict(type="list", elements="raw", default=[]),
+        domains=dict(type="list", elements="raw", default=[]),
+        control_domains=dict(type="list", elements="raw", default=[]),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         persist=dict(type="bool", default=True),
         autostart=dict(type="bool", default=True),
