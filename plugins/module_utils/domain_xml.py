@@ -152,6 +152,10 @@ _ADDRESS_FORMATS = {
 _ZPCI_FORMATS = {"uid": "0x%04x", "fid": "0x%08x"}
 _SOURCE_PCI_FORMATS = _ADDRESS_FORMATS["pci"]
 
+# formatdomain.html#overriding-the-target-element: libvirt reserves these tap name prefixes and
+# drops such a name from the definition, so it is not part of what is compared.
+_GENERATED_TAP_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
+
 _LIVE_ONLY_ATTRS = {"domain": ("id",), "console": ("tty",)}
 
 
@@ -214,6 +218,13 @@ def normalize(root, canonical_console=True):
             _normalize_memory(found)
     for memdev in root.findall("./devices/memory/target/size"):
         _normalize_memory(memdev)
+    for limit in root.findall("./memtune/*"):
+        _normalize_memory(limit)
+    for iface in root.findall("./devices/interface"):
+        target = iface.find("target")
+        if target is not None and set(target.attrib) == {"dev"} and \
+                target.get("dev").startswith(_GENERATED_TAP_PREFIXES):
+            iface.remove(target)
     for address in root.iter("address"):
         _format_numbers(address, _ADDRESS_FORMATS.get(address.get("type"), {}))
         for zpci in address.findall("zpci"):
@@ -324,8 +335,14 @@ def identity_key(element):
     if tag == "controller":
         return "%s:%s" % (element.get("type"), element.get("index", "0"))
     if tag in ("serial", "console", "channel", "parallel"):
+        # libvirt numbers the ports of those written without one (a second console gets port 1):
+        # only a port (or a channel name) the XML states identifies the device
         target = element.find("target")
-        return "port:%s" % (target.get("port", "0") if target is not None else "0")
+        if target is not None and target.get("port") is not None:
+            return "port:%s" % target.get("port")
+        if target is not None and tag == "channel" and target.get("name"):
+            return "name:%s" % target.get("name")
+        return None
     if tag == "graphics":
         return element.get("type")
     return None

@@ -328,3 +328,38 @@ def test_foreign_namespaces_are_written_back_with_their_prefixes():
 def test_empty_xml_says_so():
     with pytest.raises(dx.DomainXMLError, match="empty"):
         dx.parse("  ")
+
+
+TWO_CONSOLES_STORED = """<domain type='qemu'><name>cc</name><uuid>4f97e7d5-3a2b-4a59-9f73-0b46beca528c</uuid>
+  <memory unit='KiB'>262144</memory><currentMemory unit='KiB'>262144</currentMemory>
+  <memtune><hard_limit unit='KiB'>524288</hard_limit></memtune>
+  <os><type arch='s390x' machine='s390-ccw-virtio-7.2'>hvm</type><boot dev='hd'/></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-s390x</emulator>
+    <controller type='pci' index='0' model='pci-root'/>
+    <interface type='bridge'>
+      <mac address='52:54:00:72:94:d9'/><source bridge='br0'/><model type='virtio'/>
+      <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0001'/>
+    </interface>
+    <serial type='pty'><target type='sclp-serial' port='0'><model name='sclpconsole'/></target></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+    <console type='pty'><target type='sclplm' port='1'/></console>
+    <audio id='1' type='none'/>
+    <memballoon model='virtio'><address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0000'/></memballoon>
+    <panic model='s390'/>
+  </devices>
+</domain>"""
+
+
+def test_console_ports_libvirt_numbers_reserved_tap_names_and_memtune_units_are_no_change():
+    desired = USER_XML % (
+        "cc", "", "<memtune><hard_limit unit='MiB'>512</hard_limit></memtune>",
+        "<interface type='bridge'><source bridge='br0'/><target dev='vnet7'/><model type='virtio'/></interface>"
+        "<console type='pty'/><console type='pty'><target type='sclplm'/></console>")
+    result = dx.compare(desired, TWO_CONSOLES_STORED)
+    assert not result.changed, result.unified_diff()
+    dropped = replace(desired, "<console type='pty'><target type='sclplm'/></console>", "")
+    assert [c["path"] for c in dx.compare(dropped, TWO_CONSOLES_STORED).changes] == ["domain/devices/console[port:1]"]
+    own_tap = replace(desired, "vnet7", "gx-tap0")
+    assert [c["path"] for c in dx.compare(own_tap, TWO_CONSOLES_STORED).changes] == [
+        "domain/devices/interface/target"]
