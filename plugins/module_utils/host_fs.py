@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import errno
 import os
+import stat
 
 _READ_SIZE = 65536
 # O_NONBLOCK: a FIFO where a file is expected (a broken or hostile host tree) would otherwise block
@@ -48,7 +49,13 @@ _ERRNO_HINTS = {
     errno.EADDRNOTAVAIL: "not available (not reserved for this driver)",
     errno.EROFS: "read-only file system",
     errno.EISDIR: "is a directory, not a file",
+    errno.ENOTBLK: "is neither a device nor a file",
 }
+
+
+def _is_data(mode):
+    """A block or character device or a regular file (fixture trees hold /dev nodes as files)."""
+    return stat.S_ISBLK(mode) or stat.S_ISREG(mode) or stat.S_ISCHR(mode)
 
 
 class HostAccessError(Exception):
@@ -186,6 +193,9 @@ class HostFS(object):
                 raise HostAccessError(host_path, err)
             return b""
         try:
+            mode = os.fstat(fd).st_mode if strict else None
+            if strict and not _is_data(mode):
+                raise HostAccessError(host_path, OSError(errno.EISDIR if stat.S_ISDIR(mode) else errno.ENOTBLK, ""))
             if offset:
                 os.lseek(fd, offset, os.SEEK_SET)
             return os.read(fd, size)

@@ -27,7 +27,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import re
+
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
 
 _BUS_ID = re.compile(r"^[0-9a-f]{1,2}\.[0-9a-f]\.[0-9a-f]{4}$")
 _PCI_ADDR = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
@@ -49,6 +52,7 @@ class HostUsage(object):
         self.pci_reasons = {}        # PCI address -> [reason]
         self.netdev_reasons = {}     # interface name -> [reason]
         self.ipl = {}
+        self.warnings = []           # what could not be checked, for module.warn()
         self._collect()
 
     # -- helpers ---------------------------------------------------------
@@ -167,26 +171,43 @@ class HostUsage(object):
                         self._mark_block(name, "LVM physical volume (listed in /etc/lvm/devices/system.devices)")
 
     def probe_lvm_label(self, name):
-        """True when the block device carries an LVM2 physical volume label."""
-        data = self.fs.read_bytes("/dev/" + name, 2048)
+        """True when the block device carries an LVM2 physical volume label; HostAccessError
+        when it cannot be read (without root, /dev/dasd* is not readable)."""
+        data = self.fs.read_bytes("/dev/" + name, 2048, strict=True)
         for sector in range(0, min(len(data), 2048), 512):
             if data[sector:sector + 8] == _LVM_LABEL and data[sector + 24:sector + 32] == _LVM_TYPE:
                 return True
         return False
 
     def mark_labelled_pvs(self, block_names):
-        """Probe the given (DASD/NVMe) block devices and partitions for LVM labels."""
+        """Probe the given (DASD/NVMe) block devices and partitions for LVM labels.
+
+        A device that cannot be read may hold the PV of an inactive volume group: it is marked
+        as used (with the reason), never reported free on a guess. A missing /dev node (no
+        udev, a partial tree) is only warned about."""
         if not self.probe_labels:
             return
         for name in block_names:
-            if self.probe_lvm_label(name):
-                reason = "LVM physical volume (LVM2 label on /dev/%s)" % name
-                self._mark_block(name, reason)
-                kind, owner = self.block_owner(name)
-                if kind == "ccw":
-                    self._add(self.ccw_reasons, owner, reason)
-                elif kind == "pci":
-                    self._add(self.pci_reasons, owner, reason)
+            try:
+                labelled = self.probe_lvm_label(name)
+            except HostAccessError as err:
+                if err.errno == errno.ENOENT:
+                    self.warnings.append("%s: LVM labels on it were not checked" % err)
+                    continue
+                reason = "unknown: %s, so an LVM label of an inactive volume group cannot be ruled out" % err
+                self.warnings.append("%s; counted as used by the host (run as root: become: true)" % err)
+                self._mark_hardware(name, reason)
+                continue
+            if labelled:
+                self._mark_hardware(name, "LVM physical volume (LVM2 label on /dev/%s)" % name)
+
+    def _mark_hardware(self, name, reason):
+        self._mark_block(name, reason)
+        kind, owner = self.block_owner(name)
+        if kind == "ccw":
+            self._add(self.ccw_reasons, owner, reason)
+        elif kind == "pci":
+            self._add(self.pci_reasons, owner, reason)
 
     def probe_ccw_device(self, bus_id):
         """Probe a DASD's disk and partitions for LVM labels (inactive volume groups)."""

@@ -62,7 +62,8 @@ options:
       - Determine which devices the host uses (mounts, swap, LVM, device-mapper, IPL device, interfaces
         with IP addresses) and report it per device.
       - This reads the first 2 KiB of each online DASD partition reported to find LVM labels of
-        inactive volume groups.
+        inactive volume groups. That needs root; a device that cannot be read is reported as used by
+        the host (the reason says why) with a warning, never as free on a guess.
     type: bool
     default: true
 notes:
@@ -247,6 +248,8 @@ def run(module):
         result["cio_ignore"] = discovery.cio_ignore()
     if discovery.usage is not None:
         summary["in_use_by_host"] = sum(1 for d in devices if d["in_use_by_host"])
+        for warning in discovery.usage.warnings:
+            module.warn(warning)
     result["summary"] = summary
     return result
 

@@ -50,6 +50,9 @@ options:
   host_usage:
     description:
       - Determine which functions the host uses and report it per function.
+      - This reads the first 2 KiB of each NVMe namespace reported to find LVM labels of inactive
+        volume groups. That needs root; a namespace that cannot be read is reported as used by the
+        host (the reason says why) with a warning, never as free on a guess.
     type: bool
     default: true
 notes:
@@ -153,6 +156,8 @@ def run(module):
     summary = {"functions": len(functions), "non_zpci_functions": non_zpci}
     if usage is not None:
         summary["in_use_by_host"] = sum(1 for f in functions if f["in_use_by_host"])
+        for warning in usage.warnings:
+            module.warn(warning)
     return dict(changed=False, s390x_host=True, functions=functions, summary=summary)
 
 

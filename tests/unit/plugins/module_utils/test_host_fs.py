@@ -65,10 +65,18 @@ def _in_thread(fn):
     """Run fn in a daemon thread; a read that blocks (the bug) fails the test instead of hanging it."""
     import threading
     result = {}
-    worker = threading.Thread(target=lambda: result.setdefault("value", fn()), daemon=True)
+
+    def call():
+        try:
+            result["value"] = fn()
+        except Exception as err:  # pylint: disable=broad-except
+            result["error"] = err
+    worker = threading.Thread(target=call, daemon=True)
     worker.start()
     worker.join(30)
     assert not worker.is_alive(), "the read blocked"
+    if "error" in result:
+        raise result["error"]
     return result["value"]
 
 
@@ -79,6 +87,8 @@ def test_fifo_where_a_file_is_expected_does_not_block(root):
     assert _in_thread(lambda: fs.read("/sys/fifo", default="x")) in ("", "x")
     assert _in_thread(lambda: fs.read_abs(fs.path("/sys/fifo"), "x")) in ("", "x")
     assert _in_thread(lambda: fs.read_bytes("/sys/fifo", 2048)) == b""
+    with pytest.raises(HostAccessError, match="neither a device nor a file"):
+        _in_thread(lambda: fs.read_bytes("/sys/fifo", 2048, strict=True))
     assert fs.isfile("/sys/attr") and not fs.isfile("/sys/fifo")
 
 

@@ -1,5 +1,6 @@
 """ccw_info against fixture trees that mirror the kernel's sysfs (tests/fixtures/hosts)."""
 
+import json
 import os
 
 import pytest
@@ -162,3 +163,26 @@ def snapshot(root):
             st = os.lstat(path)
             state[path] = (st.st_size, st.st_mtime_ns)
     return state
+
+
+@pytest.mark.parametrize("make", ["dir", "fifo"])
+def test_unreadable_dasd_is_not_reported_free(run_module, tmp_path, make):
+    """Without root /dev/dasd* cannot be read (emulated here, as root, by a directory or a FIFO
+    where the device node is): a PV of an inactive volume group must not look free."""
+    from tests.fixtures.sysfs_builder import build_host
+    from tests.unit.conftest import HOSTS
+    root = str(build_host(os.path.join(HOSTS, "small_kvm_host.yml"), tmp_path / "host"))
+    node = os.path.join(root, "dev/dasdd1")
+    os.remove(node)
+    os.mkdir(node) if make == "dir" else os.mkfifo(node)
+    rc, res = run_module("ccw_info", host_root=root, kinds=["dasd"], gather=["devices"])
+    assert rc == 0, res.get("msg")
+    devices = by_id(res["devices"])
+    pv = devices["0.0.0103"]
+    assert pv["in_use_by_host"] is True
+    assert len(pv["host_use"]) == 1 and pv["host_use"][0].startswith("unknown: cannot read /dev/dasdd1")
+    # ansible-core 2.19 returns warnings as structured events: look at their text
+    warnings = json.dumps(res.get("warnings", []))
+    assert "cannot read /dev/dasdd1" in warnings and "become: true" in warnings
+    # the readable free DASD stays free
+    assert devices["0.0.0105"]["in_use_by_host"] is False
