@@ -19,6 +19,10 @@ description:
     without a source directory, SCSI controller indices that are not contiguous, zPCI uid/fid clashes,
     fields a device kind needs) and fails with a message that names the variable, for example
     C(guest_disks[1].devno).
+  - Also checks what the argument spec cannot see when the guest comes as one O(_input) dictionary
+    (P(s390x.kvm.guest#role)'s C(guest_definition), as the P(s390x.kvm.deploy_guests#playbook) playbook
+    passes it): unknown settings (typos such as C(memory) for C(memory_mib)), types (booleans written
+    as C("no"), numbers as C(true)), names and paths that go into the XML, unique boot orders.
   - Allocates virtio CCW device numbers (cssid C(0xfe)) deterministically and without clashes; devices
     keep the device numbers they have in O(existing_xml), so adding or removing one device never moves
     another. Each kind has its own range (disks 0x1000, interfaces 0x2000, virtio-fs 0x3000, SCSI
@@ -92,6 +96,9 @@ def fail(var, msg):
 
 
 def _int(var, value, low, high, what="an integer"):
+    # YAML gives bools and floats too: int(True) == 1 and int(1.5) == 1 would pass silently
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        fail(var, "%r is not %s" % (value, what))
     try:
         number = int(value, 0) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
@@ -99,6 +106,44 @@ def _int(var, value, low, high, what="an integer"):
     if number < low or number > high:
         fail(var, "%s is out of range (%s to %s)" % (value, low, high))
     return number
+
+
+_TRUE = ("yes", "on", "true", "1", "y", "t")
+_FALSE = ("no", "off", "false", "0", "n", "f", "")
+
+
+def _bool(var, value, default=False):
+    """A boolean as Ansible reads one (bool("no") would be True)."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if isinstance(value, (str, int)) and text in _TRUE + _FALSE:
+        return text in _TRUE
+    fail(var, "%r is not a boolean (true/false, yes/no)" % (value,))
+
+
+def _text(var, value, pattern, what):
+    """A string that matches ``pattern`` (it goes into XML and libvirt names)."""
+    if not isinstance(value, str) or not re.match(pattern, value):
+        fail(var, "%r is not %s" % (value, what))
+    return value
+
+
+def _abspath(var, value, what="an absolute path"):
+    return _text(var, value, r"^/[^\x00]*$", what)
+
+
+_NETDEV = r"^[A-Za-z0-9_.:@+-]{1,15}$"      # a Linux interface name (IFNAMSIZ - 1)
+
+
+def _known(var, item, allowed):
+    """Unknown keys are typos (chache, memory) that would otherwise be ignored silently."""
+    unknown = sorted(str(k) for k in item if k not in allowed)
+    if unknown:
+        fail("%s.%s" % (var, unknown[0]) if var else "guest_" + unknown[0],
+             "unknown setting; allowed: %s" % ", ".join(sorted(allowed)))
 
 
 def _choice(var, value, allowed):
@@ -120,7 +165,11 @@ def parse_devno(var, value):
         if not 0 <= value <= 0xffff:
             fail(var, "%#x is out of range (0x0000-0xffff)" % value)
         return 0, value
-    text = str(value).strip().lower()
+    if not isinstance(value, str):
+        fail(var, "%r is not a device number (0x0000-0xffff, or a bus ID such as 0.0.1234)" % (value,))
+    text = value.strip().lower()
+    if re.match(r"^[0-9a-f]{1,2}\.[0-9a-f]+\.[0-9a-f]{4}$", text) and not _BUS_ID.match(text):
+        fail(var, "%s: the subchannel set ID (the middle part) must be 0 to 3" % value)
     match = _BUS_ID.match(text)
     if match:
         if match.group("css") not in ("0", "00", "fe"):
@@ -206,25 +255,54 @@ def fmt_devno(address):
     return "0x%04x" % address[1] if address[0] == 0 else "%x.%04x" % address
 
 
+DISK_KEYS = ("name", "kind", "path", "bus_id", "wwid", "format", "bus", "cache", "io", "iothread", "boot_order",
+             "readonly", "serial", "devno", "controller", "target", "unit", "startup_policy")
+INTERFACE_KEYS = ("kind", "source", "name", "mac", "mode", "trust_guest_rx_filters", "interfaceid", "transport",
+                  "zpci_uid", "zpci_fid", "devno")
+FILESYSTEM_KEYS = ("tag", "source", "binary", "devno")
+CONTROLLER_KEYS = ("index", "queues", "devno")
+HOSTDEV_KEYS = ("kind", "uuid", "bus_id", "fid", "devno", "boot_order", "loadparm", "address", "managed", "zpci_uid",
+                "zpci_fid", "adapter", "bus", "target", "unit", "controller", "guest_target", "guest_unit")
+# The role's settings (vars/main.yml) plus uuid and tablet, which only guest_definition sets.
+GUEST_KEYS = ("name", "uuid", "uri", "state", "autostart", "domain_type", "machine", "memory_mib", "vcpus", "cpu_model",
+              "iothreads", "on_poweroff", "on_reboot", "on_crash", "kernel", "initrd", "cmdline", "disks", "interfaces",
+              "filesystems", "virtiofsd", "memory_backing", "scsi_controllers", "hostdevs", "vfio_ccw_map",
+              "zpci_functions", "gpu", "keyboard", "mouse", "tablet", "vnc_listen", "console_log", "watchdog_action",
+              "balloon", "rng", "check_host", "host_root", "shutdown_timeout", "destroy_after_timeout",
+              "remove_storage")
+
+
+def _boot_order(var, item):
+    if item.get("boot_order") in (None, ""):
+        return None
+    return _int(var + ".boot_order", item["boot_order"], 1, 999)
+
+
 def _disk(var, item, iothreads):
+    _known(var, item, DISK_KEYS)
     kind = _choice(var + ".kind", _required(var, item, "kind", "one of " + ", ".join(DISK_KINDS)), DISK_KINDS)
     name = _required(var, item, "name", "the guest device name (target dev), such as vda or sda")
-    if not _DEV_NAME.match(name):
+    if not isinstance(name, str) or not _DEV_NAME.match(name):
         fail(var + ".name", "%r is not a target device name such as vda (virtio) or sda (SCSI)" % name)
     bus = item.get("bus") or ("scsi" if kind == "cdrom" or name.startswith("sd") else "virtio")
     _choice(var + ".bus", bus, ("virtio", "scsi"))
+    if kind == "cdrom" and bus != "scsi":
+        fail(var + ".bus", "a CD/DVD drive sits on the SCSI bus (IBM: target bus=scsi); virtio-blk has no removable media")
     if bus == "virtio" and not name.startswith("vd"):
         fail(var + ".name", "%s is on the virtio bus: name it vdX" % name)
     if bus == "scsi" and not name.startswith("sd"):
         fail(var + ".name", "%s is on the SCSI bus: name it sdX" % name)
     path = item.get("path") or ""
+    if path and not isinstance(path, str):
+        fail(var + ".path", "%r is not a path" % (path,))
     if kind == "dasd" and not path:
         bus_id = _required(var, item, "bus_id", "the DASD's bus ID (0.0.xxxx) or give path")
         if not _BUS_ID.match(str(bus_id).lower()):
             fail(var + ".bus_id", "%r is not a CCW bus ID such as 0.0.1234" % bus_id)
         path = "/dev/disk/by-path/ccw-%s" % str(bus_id).lower()
     elif kind == "scsi" and not path:
-        wwid = _required(var, item, "wwid", "the multipath WWID of the SCSI LUN, or give path (a multipath node)")
+        wwid = _text(var + ".wwid", _required(var, item, "wwid", "the multipath WWID of the SCSI LUN, or give path "
+                                                   "(a multipath node)"), r"^[0-9A-Za-z._:-]+$", "a multipath WWID")
         path = "/dev/disk/by-id/dm-uuid-mpath-%s" % wwid
     elif kind != "cdrom" and not path:
         _required(var, item, "path", "the %s" % ("image file" if kind == "image" else "block device node"))
@@ -241,9 +319,10 @@ def _disk(var, item, iothreads):
         "format": fmt,
         "cache": _choice(var + ".cache", item.get("cache") or "none", CACHE_MODES),
         "io": _choice(var + ".io", item.get("io") or "native", IO_MODES),
-        "readonly": bool(item.get("readonly")) or kind == "cdrom",
-        "boot_order": _int(var + ".boot_order", item["boot_order"], 1, 999) if item.get("boot_order") else None,
-        "serial": item.get("serial") or None,
+        "readonly": _bool(var + ".readonly", item.get("readonly")) or kind == "cdrom",
+        "boot_order": _boot_order(var, item),
+        "serial": _text(var + ".serial", item["serial"], r"^[A-Za-z0-9 _.+-]{1,20}$",
+                        "a disk serial (up to 20 letters, digits, space _ . + -)") if item.get("serial") else None,
         "startup_policy": item.get("startup_policy") or ("optional" if kind == "cdrom" and path else None),
         "key": "disk[%s]" % name,
     }
@@ -270,15 +349,19 @@ def _disk(var, item, iothreads):
 
 
 def _interface(var, item, guest, seen_names):
+    _known(var, item, INTERFACE_KEYS)
     kind = _choice(var + ".kind", _required(var, item, "kind", "one of " + ", ".join(INTERFACE_KINDS)),
                    INTERFACE_KINDS)
     source = _required(var, item, "source", {
         "macvtap": "the host interface (OSA, HiperSockets or PCIe NIC netdev) the macvtap sits on",
         "bridge": "the Linux bridge", "ovs": "the Open vSwitch bridge"}[kind])
+    _text(var + ".source", source, _NETDEV, "a host interface name (up to 15 letters, digits, _ . : @ + -)")
     name = item.get("name") or "%s:%s" % (kind, source)
     if name in seen_names:
         fail(var + ".name", "two interfaces are called %s (give each a distinct name or mac)" % name)
     seen_names.add(name)
+    if item.get("mac") and not isinstance(item["mac"], str):
+        fail(var + ".mac", "%r is not a MAC address such as 52:54:00:12:34:56" % (item["mac"],))
     mac = (item.get("mac") or stable_mac(guest, name)).lower()
     if not re.match(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$", mac):
         fail(var + ".mac", "%r is not a MAC address" % item.get("mac"))
@@ -288,12 +371,17 @@ def _interface(var, item, guest, seen_names):
     iface = {
         "partial": "interface", "kind": kind, "source": source, "mac": mac, "name": name,
         "mode": item.get("mode") or "bridge", "transport": transport,
-        "trust_guest_rx_filters": bool(item.get("trust_guest_rx_filters")),
-        "interfaceid": item.get("interfaceid") or None,
+        "trust_guest_rx_filters": _bool(var + ".trust_guest_rx_filters", item.get("trust_guest_rx_filters")),
+        "interfaceid": _text(var + ".interfaceid", item["interfaceid"], _UUID.pattern, "a UUID (Open vSwitch "
+                             "interface ID)") if item.get("interfaceid") else None,
         "key": "interface[%s]" % mac,
     }
     if kind == "macvtap":
         _choice(var + ".mode", iface["mode"], ("bridge", "vepa", "private", "passthrough"))
+    elif item.get("mode"):
+        fail(var + ".mode", "only macvtap interfaces have a mode")
+    if iface["interfaceid"] and kind != "ovs":
+        fail(var + ".interfaceid", "only Open vSwitch (kind ovs) interfaces have an interface ID")
     if transport == "pci":
         iface["zpci_uid"] = _int(var + ".zpci_uid", _required(var, item, "zpci_uid", "the zPCI uid (0x0001-0xffff)"),
                                  1, 0xffff)
@@ -304,10 +392,13 @@ def _interface(var, item, guest, seen_names):
 
 
 def _filesystem(var, item, virtiofsd):
+    _known(var, item, FILESYSTEM_KEYS)
     tag = _required(var, item, "tag", "the mount tag the guest uses (mount -t virtiofs TAG /mnt)")
+    _text(var + ".tag", tag, r"^[^\x00-\x1f'\"<>&]+$", "a mount tag (printable, no quotes, < > or &)")
     source = _required(var, item, "source", "the host directory to share (virtio-fs needs a source directory)")
-    if not str(source).startswith("/"):
-        fail(var + ".source", "%r is not an absolute directory path" % source)
+    _abspath(var + ".source", source, "an absolute directory path")
+    if item.get("binary"):
+        _abspath(var + ".binary", item["binary"], "the absolute path of virtiofsd")
     if len(tag) > 36:
         fail(var + ".tag", "%r is longer than 36 characters (virtio-fs tag limit)" % tag)
     return {"partial": "filesystem", "tag": tag, "source": source,
@@ -340,31 +431,34 @@ def _from_facts(var, item, facts):
 
 
 def _hostdev(var, item):
+    _known(var, item, HOSTDEV_KEYS)
     kind = _choice(var + ".kind", _required(var, item, "kind", "one of " + ", ".join(HOSTDEV_KINDS)), HOSTDEV_KINDS)
     dev = {"partial": "hostdev_" + kind.replace("-", "_"), "kind": kind}
     if kind in ("vfio-ccw", "vfio-ap"):
         uuid = _required(var, item, "uuid", "the UUID of the %s mediated device (from s390x.kvm.%s)%s"
                          % (kind, kind.replace("-", "_"), " or its bus_id" if kind == "vfio-ccw" else ""))
-        if not _UUID.match(uuid):
+        if not isinstance(uuid, str) or not _UUID.match(uuid):
             fail(var + ".uuid", "%r is not a UUID" % uuid)
         dev.update(uuid=uuid.lower(), key="hostdev[mdev:%s]" % uuid.lower(),
                    host_check={"path": "/sys/bus/mdev/devices/%s" % uuid.lower(), "sysfs": True,
                                "missing": "the %s mediated device %s does not exist on the host: prepare it first "
                                           "(s390x.kvm.%s)" % (kind, uuid.lower(), kind.replace("-", "_"))})
         if kind == "vfio-ccw":
-            dev["boot_order"] = _int(var + ".boot_order", item["boot_order"], 1, 999) if item.get("boot_order") else None
-            dev["loadparm"] = item.get("loadparm") or None
+            dev["boot_order"] = _boot_order(var, item)
+            # loadparm: up to 8 characters from A-Z 0-9 . and blank (libvirt's check, upper-cased)
+            dev["loadparm"] = _text(var + ".loadparm", item["loadparm"], r"^[A-Za-z0-9. ]{1,8}$",
+                                    "a loadparm (1-8 of A-Z 0-9 . blank)").upper() if item.get("loadparm") else None
         elif item.get("devno"):
             fail(var + ".devno", "a vfio-ap matrix device has no CCW device number")
     elif kind == "vfio-pci":
         address = _required(var, item, "address", "the host PCI address of the zPCI function (0001:00:00.0)")
-        match = _PCI.match(str(address).lower())
+        match = _PCI.match(address.lower()) if isinstance(address, str) else None
         if not match:
             fail(var + ".address", "%r is not a PCI address such as 0001:00:00.0" % address)
         parts = dict(domain=int(match.group("domain") or "0", 16), bus=int(match.group("bus"), 16),
                      slot=int(match.group("slot"), 16), function=int(match.group("fn")))
         dev.update(parts, address="%04x:%02x:%02x.%x" % tuple(parts[k] for k in ("domain", "bus", "slot", "function")),
-                   managed=bool(item.get("managed", True)),
+                   managed=_bool(var + ".managed", item.get("managed"), default=True),
                    key="hostdev[pci:0x%04x:0x%02x:0x%02x.0x%x]" % tuple(
                        parts[k] for k in ("domain", "bus", "slot", "function")))
         dev["host_check"] = {
@@ -373,14 +467,15 @@ def _hostdev(var, item):
             "missing": "PCI function %s %s" % (dev["address"], "does not exist on the host" if dev["managed"] else
                                                "is not bound to vfio-pci (managed: false): prepare it first "
                                                "(s390x.kvm.vfio_pci)")}
-        dev["zpci_uid"] = _int(var + ".zpci_uid", item["zpci_uid"], 1, 0xffff) if item.get("zpci_uid") else None
+        dev["zpci_uid"] = _int(var + ".zpci_uid", item["zpci_uid"], 1, 0xffff) \
+            if item.get("zpci_uid") not in (None, "") else None
         dev["zpci_fid"] = _int(var + ".zpci_fid", item["zpci_fid"], 0, 0xffffffff) \
             if item.get("zpci_fid") not in (None, "") else None
         if item.get("devno"):
             fail(var + ".devno", "a PCI device has no CCW device number (use zpci_uid and zpci_fid)")
     else:
         adapter = _required(var, item, "adapter", "the host SCSI adapter (scsi_hostN) of the tape or changer")
-        if not re.match(r"^scsi_host\d+$", adapter):
+        if not isinstance(adapter, str) or not re.match(r"^scsi_host\d+$", adapter):
             fail(var + ".adapter", "%r is not an adapter name such as scsi_host0" % adapter)
         dev.update(adapter=adapter,
                    host_bus=_int(var + ".bus", item.get("bus", 0), 0, 255),
@@ -413,14 +508,30 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
     """The resolved guest model (see DOCUMENTATION)."""
     if not isinstance(spec, dict):
         raise GuestError("guest_model: expects a dictionary of the guest role's variables")
+    _known(None, spec, GUEST_KEYS)
     name = spec.get("name")
-    if not name or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", str(name)):
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", name):
         fail("guest_name", "%r is not a usable domain name (letters, digits, _ . + -)" % (name,))
     _choice("guest_domain_type", domain_type, ("kvm", "qemu"))
+    if spec.get("uuid"):
+        _text("guest_uuid", spec["uuid"], _UUID.pattern, "a UUID such as 5a390b1e-0000-4000-8000-000000000001")
+    machine = spec.get("machine") or "s390-ccw-virtio"
+    _text("guest_machine", machine, r"^s390-ccw-virtio(-[0-9.]+)?$", "an s390x machine type (s390-ccw-virtio or a "
+                                                                      "versioned one such as s390-ccw-virtio-7.2)")
+    for key in ("kernel", "initrd", "console_log"):
+        if spec.get(key):
+            _abspath("guest_" + key, spec[key], "an absolute path on the host")
+    if spec.get("cmdline") and not isinstance(spec["cmdline"], str):
+        fail("guest_cmdline", "%r is not a kernel command line (a string)" % (spec["cmdline"],))
+    if spec.get("vnc_listen"):
+        _text("guest_vnc_listen", spec["vnc_listen"], r"^([0-9.]+|[0-9A-Fa-f:]+)$", "an IPv4 or IPv6 address")
+    flags = dict((key, _bool("guest_" + key, spec.get(key), key in ("balloon", "rng")))
+                 for key in ("gpu", "keyboard", "mouse", "tablet", "balloon", "rng"))
     iothreads = _int("guest_iothreads", spec.get("iothreads", 1), 0, 64)
     vcpus = _int("guest_vcpus", spec.get("vcpus", 1), 1, 248)
     memory_mib = _int("guest_memory_mib", spec.get("memory_mib", 1024), 64, 16 * 1024 * 1024)
     cpu_model = spec.get("cpu_model") or "auto"
+    _text("guest_cpu_model", cpu_model, r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "a CPU model name (auto, host-model, z15, ...)")
     if cpu_model == "auto":
         cpu = {"mode": "host-model"} if domain_type == "kvm" else {"mode": "custom", "model": "qemu"}
     elif cpu_model in ("host-model", "host-passthrough"):
@@ -520,6 +631,7 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
     explicit_controllers = {}
     for index, item in enumerate(_check_list("guest_scsi_controllers", spec.get("scsi_controllers"))):
         var = "guest_scsi_controllers[%d]" % index
+        _known(var, item, CONTROLLER_KEYS)
         number = _int(var + ".index", item.get("index", index), 0, 31)
         if number in explicit_controllers:
             fail(var + ".index", "controller %s is also given as %s" % (number, explicit_controllers[number][0]))
@@ -540,12 +652,12 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
         devices.append(ctrl)
 
     devices.append({"partial": "console", "log": spec.get("console_log") or None, "key": "console"})
-    if spec.get("gpu"):
+    if flags["gpu"]:
         dev = {"partial": "video", "key": "video"}
         ccw("guest_gpu", dev, "input", {})
         devices.append(dev)
     for kind in ("keyboard", "mouse", "tablet"):
-        if spec.get(kind):
+        if flags[kind]:
             dev = {"partial": "input", "type": kind, "key": "input[%s]" % kind}
             ccw("guest_" + kind, dev, "input", {})
             devices.append(dev)
@@ -554,15 +666,22 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
     devices.extend(hostdevs)
     if watchdog:
         devices.append({"partial": "watchdog", "action": watchdog, "key": "watchdog"})
-    balloon = {"partial": "memballoon", "enabled": bool(spec.get("balloon", True)), "key": "memballoon"}
+    balloon = {"partial": "memballoon", "enabled": flags["balloon"], "key": "memballoon"}
     if balloon["enabled"]:
         ccw("guest_balloon", balloon, "misc", {})
     devices.append(balloon)
-    if spec.get("rng", True):
+    if flags["rng"]:
         dev = {"partial": "rng", "key": "rng"}
         ccw("guest_rng", dev, "misc", {})
         devices.append(dev)
 
+    boot_orders = {}
+    for dev in devices:
+        if dev.get("boot_order"):
+            if dev["boot_order"] in boot_orders:
+                fail(dev["var"] + ".boot_order", "boot order %s is also given to %s (libvirt needs each once)"
+                     % (dev["boot_order"], boot_orders[dev["boot_order"]]))
+            boot_orders[dev["boot_order"]] = dev["var"]
     var_of = dict((key, var) for var, key, _range, _address in requests)
     for dev in devices:
         dev.setdefault("var", var_of.get(dev["key"]))
@@ -587,7 +706,7 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
         "name": name,
         "uuid": spec.get("uuid") or None,
         "type": domain_type,
-        "machine": spec.get("machine") or "s390-ccw-virtio",
+        "machine": machine,
         "memory_kib": memory_mib * 1024,
         "vcpus": vcpus,
         "cpu": cpu,

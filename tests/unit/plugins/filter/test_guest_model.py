@@ -283,3 +283,73 @@ def test_scsi_units_avoid_what_disks_and_tapes_ask_for():
         hostdevs=[{"kind": "scsi", "adapter": "scsi_host0", "bus": 0, "target": 0, "unit": 1}]))
     units = dict((d["target"], d["unit"]) for d in model["devices"] if d["partial"] == "disk")
     assert units == {"sda": 2, "sdb": 0}
+
+
+IMG = {"name": "vda", "kind": "image", "path": "/a.raw"}
+
+
+@pytest.mark.parametrize("spec, message", [
+    # guest_definition (the deploy_guests playbook) bypasses the role's argument spec: the filter is the only check
+    (base(memory=2048), "guest_memory: unknown setting; allowed: "),
+    (base(disks=[dict(IMG, chache="none")]), "guest_disks[0].chache: unknown setting; allowed: boot_order, bus,"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "ip": "10.0.0.1"}]), "guest_interfaces[0].ip: unknown"),
+    (base(hostdevs=[{"kind": "vfio-ap", "uuid": MDEV_AP, "mdev": "x"}]), "guest_hostdevs[0].mdev: unknown"),
+    (base(memory_mib=True), "guest_memory_mib: True is not an integer"),
+    (base(memory_mib=1.5), "guest_memory_mib: 1.5 is not an integer"),
+    (base(memory_mib="2G"), "guest_memory_mib: '2G' is not an integer"),
+    (base(disks=[dict(IMG, devno="0.4.0001")]), "guest_disks[0].devno: 0.4.0001: the subchannel set ID (the middle "
+                                                "part) must be 0 to 3"),
+    (base(disks=[dict(IMG, devno=0x10000)]), "guest_disks[0].devno: 0x10000 is out of range (0x0000-0xffff)"),
+    (base(disks=[dict(IMG, devno="0x10000")]), "guest_disks[0].devno: '0x10000' is not a device number (0x0000-0xffff"),
+    (base(disks=[dict(IMG, devno=1.0)]), "guest_disks[0].devno: 1.0 is not a device number"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "mac": 5}]), "guest_interfaces[0].mac: 5 is not a MAC"),
+    (base(interfaces=[{"kind": "bridge", "source": "br'0"}]), "guest_interfaces[0].source: \"br'0\" is not a host "
+                                                              "interface name"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "mode": "vepa"}]), "guest_interfaces[0].mode: only macvtap"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "interfaceid": "x"}]), "guest_interfaces[0].interfaceid: 'x' "
+                                                                                 "is not a UUID"),
+    (base(hostdevs=[{"kind": "vfio-pci", "address": "0001:00:00.0", "zpci_uid": 0}]),
+     "guest_hostdevs[0].zpci_uid: 0 is out of range (1 to 65535)"),
+    (base(hostdevs=[{"kind": "vfio-ccw", "uuid": 5}]), "guest_hostdevs[0].uuid: 5 is not a UUID"),
+    (base(hostdevs=[{"kind": "vfio-pci", "address": 1}]), "guest_hostdevs[0].address: 1 is not a PCI address"),
+    (base(hostdevs=[{"kind": "vfio-pci", "address": "0001:00:00.0", "managed": "maybe"}]),
+     "guest_hostdevs[0].managed: 'maybe' is not a boolean"),
+    (base(filesystems=[{"tag": 5, "source": "/srv"}]), "guest_filesystems[0].tag: 5 is not a mount tag"),
+    (base(filesystems=[{"tag": "t", "source": "srv"}]), "guest_filesystems[0].source: 'srv' is not an absolute"),
+    (base(disks=[dict(IMG, boot_order=0)]), "guest_disks[0].boot_order: 0 is out of range (1 to 999)"),
+    (base(disks=[dict(IMG, boot_order=1), {"name": "vdb", "kind": "image", "path": "/b", "boot_order": 1}]),
+     "guest_disks[1].boot_order: boot order 1 is also given to guest_disks[0]"),
+    (base(disks=[{"name": "vda", "kind": "cdrom", "bus": "virtio"}]), "guest_disks[0].bus: a CD/DVD drive sits on the "
+                                                                       "SCSI bus"),
+    (base(disks=[dict(IMG, serial="a<b")]), "guest_disks[0].serial: 'a<b' is not a disk serial"),
+    (base(cpu_model="z15</model>"), "guest_cpu_model: 'z15</model>' is not a CPU model name"),
+    (base(machine="pc-q35"), "guest_machine: 'pc-q35' is not an s390x machine type"),
+    (base(vnc_listen="0.0.0.0'"), "guest_vnc_listen: \"0.0.0.0'\" is not an IPv4 or IPv6 address"),
+    (base(kernel="vmlinuz"), "guest_kernel: 'vmlinuz' is not an absolute path on the host"),
+    (base(uuid="not-a-uuid"), "guest_uuid: 'not-a-uuid' is not a UUID"),
+    (base(gpu="maybe"), "guest_gpu: 'maybe' is not a boolean"),
+])
+def test_bad_inventory_values_name_the_variable_and_what_is_allowed(spec, message):
+    with pytest.raises(GuestError) as info:
+        guest_model(spec, domain_type="kvm")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("value, enabled", [("no", False), ("false", False), (0, False), ("yes", True), (True, True)])
+def test_boolean_strings_from_extra_vars_mean_what_they_say(value, enabled):
+    # bool("no") and bool("false") are True: a balloon the user switched off came back
+    model = guest_model(base(balloon=value, gpu=value, disks=[dict(IMG, readonly=value)]))
+    by_partial = dict((d["partial"], d) for d in model["devices"])
+    assert by_partial["memballoon"]["enabled"] is enabled and ("video" in by_partial) is enabled
+    assert by_partial["disk"]["readonly"] is enabled
+
+
+def test_interface_devnos_stay_when_one_in_the_middle_is_removed_or_added():
+    nics = [{"kind": "bridge", "source": "br%d" % i} for i in range(3)]
+    stored = render(guest_model(base(interfaces=nics)))
+    before = devnos(guest_model(base(interfaces=nics), existing_xml=stored))
+    middle = [nics[0], {"kind": "macvtap", "source": "enc100"}, nics[2]]
+    after = devnos(guest_model(base(interfaces=middle), existing_xml=stored))
+    key = "interface[%s]" % stable_mac("web1", "bridge:br2")
+    assert after[key] == before[key] == "0x2002"
+    assert after["interface[%s]" % stable_mac("web1", "macvtap:enc100")] == "0x2003"   # not br1's 0x2001
