@@ -91,6 +91,13 @@ host_start() {
     # 9>&-: libvirtd must not inherit (and so hold forever) the set-up lock of tb_lock
     ip netns exec "$ns" unshare -m --propagation private /bin/bash -euc '
         dir=$1 pidfile=$2 ids=$3; shift 3
+        # The new namespace starts with a copy of every mount (the root namespace is private, so
+        # later unmounts do not reach it). Drop the copies whose lifetime belongs to others: a FUSE
+        # file system (its server never sees the last unmount while a copy lives here: molecule
+        # destroy waited for it forever) and named network namespaces (a copy keeps a deleted one).
+        awk '"'"'$3 ~ /^fuse/ || $3 == "nsfs" { print $2 }'"'"' /proc/self/mounts | while read -r m; do
+            umount -l "$m" 2>/dev/null || true
+        done
         for d in etc run lib log cache; do
             mount --bind "$dir/$d" "$1"; shift
         done
