@@ -331,6 +331,8 @@ def identity_key(element):
                                          address.get("unit"))
         if address is not None:
             return "pci:%s:%s:%s.%s" % tuple(address.get(k) for k in ("domain", "bus", "slot", "function"))
+        if element.find("source") is not None and element.find("source").get("wwpn"):
+            return "vhost:" + element.find("source").get("wwpn")
         return None
     if tag == "controller":
         return "%s:%s" % (element.get("type"), element.get("index", "0"))
@@ -710,7 +712,7 @@ def _source(device):
     source = device.find("source")
     if source is None:
         return None
-    for attr in ("file", "dev", "bridge", "network", "dir", "volume", "name", "path"):
+    for attr in ("file", "dev", "bridge", "network", "dir", "volume", "name", "path", "wwpn"):
         if source.get(attr):
             return source.get(attr)
     address = source.find("address")
@@ -816,6 +818,8 @@ def passthrough(device):
             model = "vfio-pci"
         elif kind == "scsi":
             model = "scsi"
+        elif kind == "scsi_host":
+            model = "vhost-scsi"
     else:
         return None
     out = {"type": kind, "model": model, "key": device_key(device), "source": _source(device)}
@@ -823,8 +827,41 @@ def passthrough(device):
     return out
 
 
-def migration_blockers(root, qemu_version=None):
-    """[{device, reason}] for everything that keeps the domain from migrating live."""
+# libvirt's virFileIsSharedFS: file systems the destination host can reach as well.
+SHARED_FS_TYPES = ("nfs", "nfs4", "gfs2", "ocfs2", "afs", "smb3", "smb", "cifs", "ceph", "gpfs", "fuse.glusterfs",
+                   "fuse.quobyte", "beegfs")
+
+
+def _local_disk_reason(disk, fs_type_of):
+    """Why a writable file-backed disk keeps the domain here, or None.
+
+    libvirt's qemuMigrationSrcIsSafe refuses a writable file disk on a file system that is not
+    shared ("Migration without shared storage is unsafe"); block devices (DASD, FCP multipath)
+    and network disks count as reachable. IBM: local resources need copying to an equivalent
+    resource, and a copied disk must have no iothread.
+    """
+    source = disk.find("source")
+    if disk.get("type") != "file" or source is None or not source.get("file") or fs_type_of is None:
+        return None
+    if disk.find("readonly") is not None or disk.find("shareable") is not None:
+        return None
+    fs_type = fs_type_of(source.get("file"))
+    if fs_type is None or fs_type in SHARED_FS_TYPES:
+        return None
+    driver = disk.find("driver")
+    iothread = driver is not None and driver.get("iothread")
+    return ("local disk image %s on %s, not shared storage: the destination cannot reach it; migrate with "
+            "copy-storage to an equivalent resource%s" % (
+                source.get("file"), fs_type, " after removing its iothread (IBM: no iothread on a copied disk)"
+                if iothread else ""))
+
+
+def migration_blockers(root, qemu_version=None, fs_type_of=None):
+    """[{device, reason}] for everything that keeps the domain from migrating live.
+
+    ``fs_type_of(path)`` names the file system a disk image is on (None when unknown); without
+    it local disk images are not judged.
+    """
     blockers = []
     qemu = "QEMU %s" % _version_text(qemu_version) if qemu_version else "QEMU"
     for device in root.findall("./devices/*"):
@@ -837,6 +874,9 @@ def migration_blockers(root, qemu_version=None):
         elif device.tag == "hostdev" and device.get("model") == "vfio-ccw":
             reasons.append("vfio-ccw pass-through is non-migratable (%s: non-migratable device vfio-ccw); "
                            "detach it before migrating" % qemu)
+        elif device.tag == "hostdev" and device.get("type") == "scsi_host":
+            reasons.append("vhost-scsi pass-through is non-migratable (%s: vhost-scsi blocks migration); "
+                           "detach it before migrating" % qemu)
         elif device.tag == "hostdev" and device.get("type") == "scsi":
             reasons.append("SCSI pass-through (tape or medium changer): IBM requires it detached, "
                            "the tape unloaded, before migrating")
@@ -848,11 +888,18 @@ def migration_blockers(root, qemu_version=None):
                            "unplug it before migrating" % qemu)
         elif address is not None and address.get("type") == "pci":
             reasons[-1] += " (zPCI devices are non-migratable in %s)" % qemu
-        if device.tag == "filesystem":
+        if device.tag == "filesystem" and device.get("type", "mount") == "mount":
             driver = device.find("driver")
             if driver is not None and driver.get("type") == "virtiofs":
                 reasons.append("virtio-fs: IBM requires it unmounted in the guest; vhost-user-fs is non-migratable "
                                "before QEMU 8.2")
+            else:
+                reasons.append("virtio-9p: %s refuses to migrate while the guest has the export mounted; "
+                               "unmount it first" % qemu)
+        if device.tag == "disk":
+            reason = _local_disk_reason(device, fs_type_of)
+            if reason:
+                reasons.append(reason)
         for reason in reasons:
             blockers.append({"device": key, "reason": reason})
     return blockers
@@ -862,7 +909,7 @@ def _version_text(number):
     return "%d.%d.%d" % (number // 1000000, number // 1000 % 1000, number % 1000)
 
 
-def describe_domain(xml_text, qemu_version=None):
+def describe_domain(xml_text, qemu_version=None, fs_type_of=None):
     """devices, passthrough, migration_blockers and basic facts of a domain XML."""
     root = parse(xml_text)
     devices = [describe_device(d) for d in root.findall("./devices/*") if d.tag != "emulator"]
@@ -877,7 +924,7 @@ def describe_domain(xml_text, qemu_version=None):
         "vcpus": int(root.findtext("vcpu", "0").strip() or 0),
         "devices": devices,
         "passthrough": passthrough_devices,
-        "migration_blockers": migration_blockers(root, qemu_version),
+        "migration_blockers": migration_blockers(root, qemu_version, fs_type_of),
     }
     cpu = root.find("cpu")
     if cpu is not None:

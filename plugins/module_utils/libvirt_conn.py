@@ -121,6 +121,12 @@ def is_error(exc, *names):
     return exc.get_error_code() in [getattr(libvirt, n, None) for n in names]
 
 
+def is_local_uri(uri):
+    """Whether a libvirt URI reaches this machine's libvirtd (no host part, or the unix transport)."""
+    scheme, _sep, rest = uri.partition("://")
+    return "+unix" in scheme or rest.split("/", 1)[0] in ("", "localhost")
+
+
 def connect(uri, readonly=False):
     """Open a libvirt connection or raise LibvirtFailure naming the URI."""
     _silence_default_error_handler()

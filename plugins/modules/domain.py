@@ -478,10 +478,7 @@ class DomainManager(object):
         self.result["removed_storage"].append(path)
 
 
-def _local_uri(uri):
-    """Whether a libvirt URI reaches this machine's libvirtd (no host part, or the unix transport)."""
-    scheme, _sep, rest = uri.partition("://")
-    return "+unix" in scheme or rest.split("/", 1)[0] in ("", "localhost")
+_local_uri = lc.is_local_uri
 
 
 def main():

@@ -18,8 +18,13 @@ description:
     directory), the guest-visible CCW bus ID of each virtio CCW device, pass-through devices
     (vfio-ccw, vfio-ap, vfio-pci with zPCI uid/fid, SCSI tape), and the migration blockers.
   - Migration blockers follow IBM's live-migration preconditions (no vfio_ap device; CCW and PCI
-    pass-through devices, tapes detached; virtio-fs unmounted) and QEMU's behaviour on s390x
-    (every zPCI device, emulated or passed through, is non-migratable in QEMU 7.2).
+    pass-through devices, tapes detached; virtio-fs unmounted; storage reachable from the destination)
+    and QEMU's and libvirt's behaviour on s390x (every zPCI device, emulated or passed through, is
+    non-migratable in QEMU 7.2; vhost-scsi is non-migratable; a mounted virtio-9p export blocks
+    migration; libvirt refuses a writable disk image on a file system that is not shared).
+  - Disk images are judged only when O(uri) is local (the module reads this host's mounts): an image
+    on NFS, GFS2, OCFS2, CephFS, GPFS, CIFS or GlusterFS is shared, anything else is a local disk.
+    DASD, FCP multipath and other block devices count as reachable from the destination.
   - Optionally reports the host's capabilities for s390x guests (whether KVM is available).
 author:
   - s390x.kvm developers (@s390x-kvm)
@@ -136,6 +141,7 @@ host:
     kvm_available: {description: "Whether s390x guests can use KVM here.", type: bool}
 """
 
+import os
 import xml.etree.ElementTree as ET
 
 from ansible.module_utils.basic import AnsibleModule
@@ -174,6 +180,23 @@ def host_capabilities(conn):
     }
 
 
+def fs_type_of(path, mounts="/proc/self/mounts"):
+    """File system type of the mount holding ``path`` on this host, or None when unknown."""
+    try:
+        with open(mounts) as handle:
+            entries = [line.split()[1:3] for line in handle if len(line.split()) > 2]
+    except (IOError, OSError):
+        return None
+    path = os.path.realpath(path)
+    best, best_type = "", None
+    for mount_point, fs_type in entries:
+        mount_point = mount_point.replace("\\040", " ")
+        inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, best_type = mount_point, fs_type
+    return best_type
+
+
 def describe(conn, dom, params, qemu_version):
     state, reason = lc.domain_state(dom)
     flags = 0 if (params["live"] and state != "shut_off") else lc.libvirt.VIR_DOMAIN_XML_INACTIVE
@@ -185,7 +208,9 @@ def describe(conn, dom, params, qemu_version):
         "persistent": bool(dom.isPersistent()),
         "autostart": bool(dom.autostart()) if dom.isPersistent() else False,
     }
-    out.update(domain_xml.describe_domain(xml_text, qemu_version))
+    # Disk images are judged only when libvirtd runs here: this host's mounts are its mounts.
+    local = lc.is_local_uri(params["uri"])
+    out.update(domain_xml.describe_domain(xml_text, qemu_version, fs_type_of if local else None))
     out["migratable"] = not out["migration_blockers"]
     if params["xml"]:
         out["xml"] = xml_text

@@ -363,3 +363,35 @@ def test_console_ports_libvirt_numbers_reserved_tap_names_and_memtune_units_are_
     own_tap = replace(desired, "vnet7", "gx-tap0")
     assert [c["path"] for c in dx.compare(own_tap, TWO_CONSOLES_STORED).changes] == [
         "domain/devices/interface/target"]
+
+
+BLOCKER_DEVICES = """
+<disk type='file' device='disk'><driver name='qemu' type='qcow2' iothread='1'/><source file='/local/a.qcow2'/>
+  <target dev='vda' bus='virtio'/></disk>
+<disk type='file' device='disk'><driver name='qemu' type='raw' cache='none'/><source file='/nfs/b.raw'/>
+  <target dev='vdb' bus='virtio'/></disk>
+<disk type='file' device='disk'><source file='/local/ro.raw'/><target dev='vdc' bus='virtio'/><readonly/></disk>
+<disk type='file' device='disk'><source file='/local/shared.raw'/><target dev='vdd' bus='virtio'/><shareable/></disk>
+<disk type='block' device='disk'><source dev='/dev/disk/by-path/ccw-0.0.e714'/><target dev='vde' bus='virtio'/></disk>
+<disk type='file' device='cdrom'><target dev='sda' bus='scsi'/><readonly/></disk>
+<filesystem type='mount' accessmode='mapped'><source dir='/srv'/><target dir='nine'/></filesystem>
+<hostdev mode='subsystem' type='scsi_host'><source protocol='vhost' wwpn='naa.5123456789abcde0'/></hostdev>
+"""
+
+
+def test_local_disk_images_vhost_scsi_and_9p_block_migration():
+    xml = USER_XML % ("blk", "", "", BLOCKER_DEVICES)
+    mounts = {"/local": "ext4", "/nfs": "nfs4"}
+
+    def fs_type_of(path):
+        return mounts["/" + path.split("/")[1]]
+
+    info = dx.describe_domain(xml, fs_type_of=fs_type_of)
+    reasons = dict((b["device"], b["reason"]) for b in info["migration_blockers"])
+    assert sorted(reasons) == ["disk[vda]", "filesystem[nine]", "hostdev[vhost:naa.5123456789abcde0]"], reasons
+    assert "local disk image /local/a.qcow2 on ext4" in reasons["disk[vda]"]
+    assert "after removing its iothread" in reasons["disk[vda]"]
+    assert "virtio-9p" in reasons["filesystem[nine]"]
+    assert [p["model"] for p in info["passthrough"]] == ["vhost-scsi"]
+    # without knowing the host's mounts (a remote libvirt) disk images are not judged
+    assert "disk[vda]" not in [b["device"] for b in dx.describe_domain(xml)["migration_blockers"]]
