@@ -224,3 +224,59 @@ def test_mdev_hostdev_cannot_start_on_x86(host, cleanup):
     started = module("domain", uri=host.uri, xml=render_role_xml(spec), state="running")
     assert started["failed"] and started["actions"] == ["define", "start"], started
     assert started["libvirt_error"]["code_name"].startswith("VIR_ERR_"), started
+
+
+USER_XML = """<domain type='qemu'{ns}><name>{name}</name>{head}<memory unit='MiB'>256</memory>{mid}
+<os><type arch='s390x' machine='s390-ccw-virtio'>hvm</type></os><devices>{devices}</devices></domain>"""
+NIC = "<interface type='bridge'><source bridge='%s'/><model type='virtio'/></interface>"
+
+# XML a user writes by hand that libvirt 9.0 stores rewritten; each was re-defined on every run before.
+REWRITTEN = {
+    "uuid-upper": dict(head="<uuid>5A390B1E-0000-4000-8000-0000000000BB</uuid>"),
+    "metadata-ns": dict(ns=" xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'",
+                        head="<title>t</title><description>a &amp; b</description><metadata>"
+                             "<app:foo xmlns:app='http://example.org/app'><app:bar a='1'>x</app:bar></app:foo>"
+                             "</metadata>",
+                        devices="<console type='pty'/>"),
+    "virtio-console": dict(devices="<console type='pty'><target type='virtio'/></console>"),
+    "vcpu-auto": dict(mid="<vcpu placement='auto'>1</vcpu>"),
+    "two-consoles": dict(devices="<console type='pty'/><console type='pty'><target type='sclplm'/></console>"),
+    "vnet-target": dict(devices="<interface type='bridge'><source bridge='br0'/><target dev='vnet7'/>"
+                                "<model type='virtio'/></interface>"),
+    "memtune-mib": dict(mid="<memtune><hard_limit unit='MiB'>512</hard_limit></memtune>"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REWRITTEN))
+def test_user_xml_libvirt_rewrites_is_defined_once(host, cleanup, case):
+    name = "gx-rw-" + case
+    cleanup.append(name)
+    parts = dict(ns="", head="", mid="", devices="")
+    parts.update(REWRITTEN[case])
+    xml = USER_XML.format(name=name, **parts)
+    first = module("domain", uri=host.uri, xml=xml, state="present")
+    assert not first.get("failed") and first["actions"] == ["define"], first
+    assert not first.get("warnings"), first["warnings"]         # what libvirt stored compares equal
+    assert module("domain", uri=host.uri, xml=xml, state="present")["changed"] is False
+    assert module("domain", check=True, uri=host.uri, xml=xml, state="present")["changed"] is False
+
+
+def test_removing_a_nic_without_mac_keeps_the_others_mac_and_devno(host, cleanup):
+    import xml.etree.ElementTree as ET
+    name = "gx-nics"
+    cleanup.append(name)
+
+    def stored():
+        root = ET.fromstring(host.conn().lookupByName(name).XMLDesc(2))
+        return dict((i.find("source").get("bridge"), (i.find("mac").get("address"), i.find("address").get("devno")))
+                    for i in root.findall("./devices/interface"))
+
+    three = USER_XML.format(name=name, ns="", head="", mid="", devices=NIC % "br0" + NIC % "br1" + NIC % "br2")
+    assert module("domain", uri=host.uri, xml=three, state="present")["changed"]
+    before = stored()
+    two = USER_XML.format(name=name, ns="", head="", mid="", devices=NIC % "br0" + NIC % "br2")
+    result = module("domain", uri=host.uri, xml=two, state="present")
+    assert [c["path"] for c in result["changes"]] == ["domain/devices/interface[%s]" % before["br1"][0]], result
+    after = stored()
+    assert after == {"br0": before["br0"], "br2": before["br2"]}, (before, after)
+    assert module("domain", uri=host.uri, xml=two, state="present")["changed"] is False

@@ -174,6 +174,13 @@ def test_one_variable_changes_exactly_that_element_and_check_diff_shows_it_first
     ("hostdev not prepared",
      lambda g: dict(g, hostdevs=[{"kind": "vfio-ccw", "uuid": "11111111-2222-4333-8444-555555555555"}]),
      "guest_hostdevs[0]: the vfio-ccw mediated device 11111111-2222-4333-8444-555555555555 does not exist"),
+    # kvm_guests entries reach the role as guest_definition, past its argument spec
+    ("typo in a setting", lambda g: dict(g, memory=2048), "guest_memory: unknown setting; allowed:"),
+    ("boolean as a word", lambda g: dict(g, balloon="maybe"), "guest_balloon: 'maybe' is not a boolean"),
+    ("ssid above 3", lambda g: dict(g, disks=[dict(g["disks"][0], devno="0.4.0001")]),
+     "guest_disks[0].devno: 0.4.0001: the subchannel set ID (the middle part) must be 0 to 3"),
+    ("quote in a bridge name", lambda g: dict(g, interfaces=[dict(g["interfaces"][0], source="br'0")]),
+     "guest_interfaces[0].source: \"br'0\" is not a host interface name"),
 ])
 def test_wrong_input_fails_before_libvirt_is_touched(acceptance, playbook, case, edit, message):
     host, guest, _console = acceptance
