@@ -167,22 +167,28 @@ def to_kib(value, unit="KiB"):
     return (int(str(value).strip()) * factor + 1023) // 1024
 
 
-def _int_or_none(value):
+def _int_or_none(value, base=0):
+    """The number libvirt reads from an attribute, or None.
+
+    libvirt parses CCW, PCI and zPCI numbers with strtoul base 0 (``0x10`` hex, ``010`` octal,
+    ``10`` decimal: devno='0010' is stored as 0x0008) and drive addresses in base 10.
+    """
     if value is None:
         return None
-    value = value.strip()
+    text = value.strip()
     try:
-        return int(value, 0)
+        if base == 0 and text[:2].lower() == "0x":
+            return int(text[2:], 16)
+        if base == 0 and len(text) > 1 and text.startswith("0"):
+            return int(text[1:], 8)
+        return int(text, 10)
     except ValueError:
-        try:
-            return int(value, 10)
-        except ValueError:
-            return None
+        return None
 
 
 def _format_numbers(element, formats):
     for name, fmt in formats.items():
-        number = _int_or_none(element.get(name))
+        number = _int_or_none(element.get(name), 10 if fmt == "%d" else 0)
         if number is not None:
             element.set(name, fmt % number)
 

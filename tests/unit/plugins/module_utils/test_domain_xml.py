@@ -395,3 +395,22 @@ def test_local_disk_images_vhost_scsi_and_9p_block_migration():
     assert [p["model"] for p in info["passthrough"]] == ["vhost-scsi"]
     # without knowing the host's mounts (a remote libvirt) disk images are not judged
     assert "disk[vda]" not in [b["device"] for b in dx.describe_domain(xml)["migration_blockers"]]
+
+
+@pytest.mark.parametrize("written, stored", [
+    ("devno='0x1'", "devno='0x0001'"), ("devno='1'", "devno='0x0001'"), ("devno='0X000A'", "devno='0x000a'"),
+    ("devno='0010'", "devno='0x0008'"),           # libvirt 9.0 stored 0x0008: strtoul base 0 reads octal
+    ("ssid='00'", "ssid='0x0'"), ("cssid='254'", "cssid='0xfe'"),
+])
+def test_ccw_numbers_are_read_as_libvirt_reads_them(written, stored):
+    attrs = {"cssid": "cssid='0xfe'", "ssid": "ssid='0x0'", "devno": "devno='0x0001'"}
+    attrs[written.split("=")[0]] = written
+    xml = ("<domain><name>n</name><devices><disk><target dev='vda'/><address type='ccw' %s/></disk></devices>"
+           "</domain>" % " ".join(attrs[k] for k in ("cssid", "ssid", "devno")))
+    assert stored in dx.to_text(dx.normalize(xml))
+
+
+def test_drive_numbers_are_decimal():
+    root = dx.normalize("<domain><name>n</name><devices><disk><target dev='sda'/>"
+                        "<address type='drive' controller='0' bus='0' target='0' unit='010'/></disk></devices></domain>")
+    assert root.find("./devices/disk/address").get("unit") == "10"      # what libvirt 9.0 stored
