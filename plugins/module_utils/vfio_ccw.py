@@ -26,10 +26,11 @@ __metaclass__ = type
 import errno
 import re
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdSet, parse_cio_ignore
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdSet, format_key, parse_cio_ignore
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import parse as parse_key
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
 from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
-from ansible_collections.s390x.kvm.plugins.module_utils.vfio import Persistence, VfioError, wait_for
+from ansible_collections.s390x.kvm.plugins.module_utils.vfio import MDEVCTL_DIR, Persistence, VfioError, wait_for
 
 VFIO_CCW = "vfio_ccw"
 IO_SUBCHANNEL = "io_subchannel"
@@ -64,6 +65,7 @@ class VfioCcw(object):
         self.persistence = Persistence(fs)
         self.settle_timeout = settle_timeout
         self._sch_by_busid = None
+        self._ignored = None
 
     # -- locating ----------------------------------------------------------
     def subchannel_of(self, bus_id):
@@ -106,8 +108,12 @@ class VfioCcw(object):
         return s
 
     def cio_ignored(self, bus_id):
-        ranges = ["%s-%s" % (r["start"], r["end"]) for r in parse_cio_ignore(self.fs.lines("/proc/cio_ignore"))]
-        return bus_id in BusIdSet(ranges) if ranges else False
+        if self._ignored is None:   # read once per run (a range asks for every ID in it)
+            ranges = ["%s-%s" % (r["start"], r["end"]) for r in parse_cio_ignore(self.fs.lines("/proc/cio_ignore"))]
+            self._ignored = BusIdSet(ranges) if ranges else None
+            if self._ignored is None:
+                return False
+        return bus_id in self._ignored
 
     # -- kernel steps --------------------------------------------------------
     def _write(self, path, value, what):
@@ -146,7 +152,11 @@ class VfioCcw(object):
         bound = wait_for(lambda: self.fs.link_name(base + "driver") == expected, self.settle_timeout)
         s.driver = self.fs.link_name(base + "driver")
         if not bound:
-            hint = " (is the vfio_ccw module loaded? modprobe vfio_ccw)" if expected == VFIO_CCW else ""
+            hint = ""
+            if expected == VFIO_CCW and not self.fs.isdir("/sys/bus/css/drivers/vfio_ccw"):
+                hint = " (the vfio_ccw module is not loaded: modprobe vfio_ccw)"
+            elif expected == VFIO_CCW:
+                hint = " (vfio_ccw refused it: it drives only non-QDIO I/O subchannels; the kernel log says why)"
             raise VfioError("subchannel %s did not bind to %s, it is bound to %s%s"
                             % (s.subchannel, expected, s.driver or "no driver", hint))
         if expected == VFIO_CCW:
@@ -179,12 +189,22 @@ class VfioCcw(object):
         wait_for(lambda: not self.fs.isdir("/sys/bus/css/devices/%s/%s" % (s.subchannel, mdev_uuid)), self.settle_timeout)
         s.mdevs = [m for m in s.mdevs if m != mdev_uuid]
 
-    def free_from_cio_ignore(self, bus_id):
-        self._write("/proc/cio_ignore", "free %s" % bus_id, "free %s from cio_ignore" % bus_id)
+    def free_from_cio_ignore(self, bus_ids):
+        """Take IDs off the cio_ignore list (one write per run of consecutive IDs) and wait until
+        the channel subsystem has registered what they hide."""
+        for spec in id_ranges(bus_ids):
+            self._write("/proc/cio_ignore", "free %s" % spec, "free %s from cio_ignore" % spec)
         # cio_ignore(8) waits for the freed devices to be registered by writing 1 to cio_settle.
         if self.fs.exists("/proc/cio_settle"):
             self._write("/proc/cio_settle", "1", "wait for the channel subsystem to settle")
         self._sch_by_busid = None
+        self._ignored = None
+
+    def add_to_cio_ignore(self, bus_ids):
+        """Put IDs back on the cio_ignore list (devices already registered stay until a purge)."""
+        for spec in id_ranges(bus_ids):
+            self._write("/proc/cio_ignore", "add %s" % spec, "add %s to cio_ignore" % spec)
+        self._ignored = None
 
     # -- convergence -----------------------------------------------------------
     def plan(self, s, target):
@@ -314,19 +334,48 @@ class VfioCcw(object):
         }
 
 
-def hostdev_xml(mdev_uuid, devno=None):
+def id_ranges(bus_ids):
+    """Sorted bus IDs as cio_ignore items: single IDs and ranges of consecutive IDs."""
+    keys = sorted(set(parse_key(b) for b in bus_ids))
+    out, start = [], None
+    for i, k in enumerate(keys):
+        if start is None:
+            start = k
+        if i + 1 == len(keys) or keys[i + 1] != k + 1 or k & 0xFFFF == 0xFFFF:   # one range per subchannel set
+            out.append(format_key(start) if start == k else "%s-%s" % (format_key(start), format_key(k)))
+            start = None
+    return out
+
+
+def mdev_owners(fs):
+    """{uuid: [parent, ...]} of every mediated device on the host, active (/sys/bus/mdev/devices,
+    whose links end in <parent>/<uuid>) or defined for mdevctl (/etc/mdevctl.d/<parent>/<uuid>)."""
+    owners = {}
+    for name in fs.listdir("/sys/bus/mdev/devices"):
+        target = fs.readlink("/sys/bus/mdev/devices/" + name) or ""
+        parts = target.rstrip("/").split("/")
+        owners.setdefault(name.lower(), set()).add(parts[-2] if len(parts) > 1 else "?")
+    for parent in fs.listdir(MDEVCTL_DIR):
+        for name in fs.listdir("%s/%s" % (MDEVCTL_DIR, parent)):
+            if _UUID_RE.match(name):
+                owners.setdefault(name, set()).add(parent)
+    return dict((k, sorted(v)) for k, v in owners.items())
+
+
+def hostdev_xml(mdev_uuid, devno=None, ssid=0):
     """The libvirt <hostdev> for a vfio-ccw mdev (libvirt formatdomain "mdev" hostdevs,
     IBM KVM on Z: model='vfio-ccw'); with a guest devno when given."""
     address = ""
     if devno is not None:
-        address = "\n  <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x%04x'/>" % devno
+        address = "\n  <address type='ccw' cssid='0xfe' ssid='0x%x' devno='0x%04x'/>" % (ssid, devno)
     return ("<hostdev mode='subsystem' type='mdev' model='vfio-ccw'>\n"
             "  <source>\n    <address uuid='%s'/>\n  </source>%s\n</hostdev>" % (mdev_uuid, address))
 
 
-def guest_users_of(fs, usage, bus_id, mdevs):
-    """Guests (running or defined) that use this device: as a disk, or through its mdevs."""
-    users = device_users(fs)
+def guest_users_of(fs, usage, bus_id, mdevs, users=None):
+    """Guests (running or defined) that use this device: as a disk, or through its mdevs
+    (``via`` says which: "mdev <uuid>" or "disk <path>")."""
+    users = device_users(fs) if users is None else users
     found = []
     for mdev in mdevs:
         for entry in users.get("mdev:" + mdev, []):

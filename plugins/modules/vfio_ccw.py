@@ -27,8 +27,13 @@ description:
     check mode, diff mode and re-runs see exactly what is persisted.
   - Refuses, before changing anything, devices the host uses (mounted, swap, LVM physical volume,
     device-mapper, IPL device), QDIO devices (OSA, HiperSockets, FCP) which vfio_ccw cannot drive,
-    devices used by a running guest (as a disk, or whose mdev a running guest uses), unknown bus IDs,
-    and devices on the C(cio_ignore) list unless O(free_ignored=true).
+    devices a running guest uses as a disk, mdevs a guest (running or defined) refers to that the run
+    would remove or replace, mdev UUIDs another device already has, unknown bus IDs, and devices on the
+    C(cio_ignore) list unless O(free_ignored=true). A defined guest that has the device as a disk gives a
+    warning.
+  - With O(free_ignored=true), the IDs on the C(cio_ignore) list are freed first; IDs of a range that hide
+    no device go back on the list, and so do all freed IDs when the run fails. Check mode cannot look
+    behind C(cio_ignore): it lists the IDs it would free (RV(freed_from_cio_ignore)), not their devices.
   - Each device's change is computed from its current state, so a run can start from any
     intermediate state. When a device of a batch fails, the devices already changed in this run are
     returned to the state they had before it. A lock per subchannel keeps concurrent runs apart.
@@ -56,8 +61,12 @@ options:
     description:
       - mdev UUIDs to use, by bus ID. Devices not listed get a UUID derived from the host's
         C(/etc/machine-id) and the bus ID, so re-runs and re-creations on the same host agree.
-      - With O(state=present), an existing mdev with another UUID is kept when no UUID is given for
-        the device, and replaced (if no guest uses it) when one is.
+      - With O(state=present), an existing mdev with another UUID, or else the device's own mdevctl
+        definition, is kept when no UUID is given for the device (guests refer to it), and replaced
+        (if no guest, running or defined, uses it) when one is.
+      - A UUID must be used by one device only: a UUID that another subchannel's (or the vfio_ap matrix's)
+        mdev or mdevctl definition already has, or that two devices are given, is refused.
+      - Every key must be one of the devices O(devices) selects.
     type: dict
     default: {}
   persist:
@@ -91,13 +100,13 @@ options:
     default: false
   settle_timeout:
     description:
-      - Seconds to wait for each kernel reaction (driver bound, mdev created, CCW device registered again
+      - Seconds (above 0) to wait for each kernel reaction (driver bound, mdev created, CCW device registered again
         after io_subchannel binds, online possible).
     type: float
     default: 15
   lock_timeout:
     description:
-      - Seconds to wait for a device locked by another run.
+      - Seconds (above 0) to wait for a device locked by another run.
     type: float
     default: 60
 attributes:
@@ -114,7 +123,7 @@ requirements:
   - Linux on IBM Z with the C(vfio_ccw) module loaded (C(modprobe vfio_ccw)).
 notes:
   - vfio_ccw gives a guest one subchannel per mdev; the guest sees the device under the devno of the
-    C(<address>) in its C(<hostdev>) (RV(devices[].hostdev_xml) uses the host's devno).
+    C(<address>) in its C(<hostdev>) (RV(devices[].hostdev_xml) uses the host's subchannel set and devno).
   - Live migration needs the hostdev detached first (the migrate module does that).
 seealso:
   - module: s390x.kvm.ccw_info
@@ -169,6 +178,11 @@ devices:
     hostdev_xml: {description: "libvirt <hostdev> for the mdev (present).", type: str}
     before: {description: "State before.", type: dict}
     after: {description: "State after.", type: dict}
+freed_from_cio_ignore:
+  description: IDs taken off the C(cio_ignore) list (in check mode, the IDs that would be).
+  returned: when IDs on the cio_ignore list were selected with O(free_ignored=true)
+  type: list
+  elements: str
 rolled_back:
   description: On failure, the devices that were returned to their previous state.
   returned: on failure
@@ -185,12 +199,14 @@ from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAcces
 from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import (
     DeviceLock, VfioError, derive_mdev_uuid, normalize_uuid)
+from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ccw import (
-    IO_SUBCHANNEL, VFIO_CCW, VfioCcw, guest_users_of, hostdev_xml)
+    IO_SUBCHANNEL, MDEV_TYPE, VFIO_CCW, VfioCcw, guest_users_of, hostdev_xml, mdev_owners)
 
 
 def select_devices(vfio, specs, free_ignored):
-    """Expand IDs and ranges to existing devices: [(bus_id, subchannel or None if cio_ignored)]."""
+    """Expand IDs and ranges to existing devices: [(bus_id, subchannel or None if cio_ignored,
+    whether it came from a range)]."""
     selected, refusals = [], []
     for spec in specs:
         first, last = parse_range(spec)
@@ -200,22 +216,22 @@ def select_devices(vfio, specs, free_ignored):
             if sch is None:
                 if vfio.cio_ignored(bus_id):
                     if free_ignored:
-                        selected.append((bus_id, None))
+                        selected.append((bus_id, None, False))
                     else:
                         refusals.append("%s: on the cio_ignore list; set free_ignored: true to free it first" % bus_id)
                 else:
                     refusals.append("%s: no such CCW device on this host (no subchannel names it)" % bus_id)
             else:
-                selected.append((bus_id, sch))
+                selected.append((bus_id, sch, False))
             continue
         found = []
         for key in range(first, last + 1):
             bus_id = format_key(key)
             sch = vfio.subchannel_of(bus_id)
             if sch is not None:
-                found.append((bus_id, sch))
+                found.append((bus_id, sch, True))
             elif free_ignored and vfio.cio_ignored(bus_id):
-                found.append((bus_id, None))
+                found.append((bus_id, None, True))
         if not found:
             refusals.append("%s: the range selects no existing CCW device" % spec)
         selected.extend(found)
@@ -224,14 +240,29 @@ def select_devices(vfio, specs, free_ignored):
         if item[0] not in seen:
             seen.add(item[0])
             unique.append(item)
+        elif not item[2]:   # named on its own as well: a missing one is an error, not skipped
+            unique = [(b, sch, False) if b == item[0] else (b, sch, r) for b, sch, r in unique]
     return unique, refusals
 
 
-def preflight(module, fs, vfio, usage, selected, uuids):
+def _guests(users):
+    return ", ".join("%s guest %s (%s)" % ("running" if u["running"] else "defined", u["guest"], u["via"]) for u in users)
+
+
+def persisted_uuid(s):
+    """The UUID of the device's own mdevctl definition (vfio_ccw-io), if it has one."""
+    for mdev in s.persisted_mdevs:
+        if (s.definitions.get(mdev) or {}).get("mdev_type", MDEV_TYPE) == MDEV_TYPE:
+            return mdev
+    return None
+
+
+def preflight(module, fs, vfio, usage, selected, uuids, users, owners):
     """Refusals for the whole batch, before anything changes; returns (states, targets, refusals)."""
     params = module.params
     states, targets, refusals = {}, {}, []
-    for bus_id, sch in selected:
+    taken = {}
+    for bus_id, sch, _from_range in selected:
         if sch is None:
             continue  # cio_ignored and to be freed: checked again after freeing
         s = vfio.state(bus_id, sch)
@@ -255,21 +286,54 @@ def preflight(module, fs, vfio, usage, selected, uuids):
         if host_use:
             refusals.append("%s: used by the host: %s" % (bus_id, "; ".join(host_use)))
             continue
-        running = [u for u in guest_users_of(fs, usage, bus_id, s.mdevs) if u["running"]]
-        wanted = uuids.get(bus_id)
+        guests = guest_users_of(fs, usage, bus_id, s.mdevs + [m for m in s.persisted_mdevs if m not in s.mdevs], users)
         if params["state"] == "present":
-            target_uuid = wanted or (s.mdevs[0] if s.mdevs else derive_mdev_uuid(fs, bus_id))
-            # A running guest may keep using the mdev we keep; anything else it uses is refused.
-            blocking = [u for u in running if u["via"] != "mdev %s" % target_uuid]
+            target_uuid = uuids.get(bus_id) or (s.mdevs[0] if s.mdevs else persisted_uuid(s)) or derive_mdev_uuid(fs, bus_id)
+            # A guest may keep using the mdev we keep; an mdev we remove must not be any guest's,
+            # nor the disk of a running guest. A defined guest's disk: it loses it, so say so.
+            blocking = [u for u in guests if u["via"].startswith("mdev ") and u["via"] != "mdev %s" % target_uuid
+                        or u["via"].startswith("disk ") and u["running"]]
+            for u in guests:
+                if u["via"].startswith("disk ") and not u["running"]:
+                    module.warn("%s: defined guest %s has it as a disk (%s); it cannot use it once it is passed through"
+                                % (bus_id, u["guest"], u["via"][5:]))
+            elsewhere = [p for p in owners.get(target_uuid, []) if p != sch]
+            if elsewhere:
+                refusals.append("%s: mdev UUID %s is already used by %s; one mdev UUID serves one device"
+                                % (bus_id, target_uuid, ", ".join("the vfio_ap matrix" if p == "matrix" else "subchannel " + p
+                                                                  for p in elsewhere)))
+            elif target_uuid in taken:
+                refusals.append("%s: mdev UUID %s is also given to %s; one mdev UUID serves one device"
+                                % (bus_id, target_uuid, taken[target_uuid]))
+            taken.setdefault(target_uuid, bus_id)
             targets[bus_id] = {"driver": VFIO_CCW, "mdev": target_uuid, "persist": params["persist"],
                                "autostart": params["autostart"]}
         else:
-            blocking = running
+            blocking = [u for u in guests if u["via"].startswith("mdev ") or u["running"]]
             targets[bus_id] = {"driver": IO_SUBCHANNEL, "mdev": None, "online": params["online"], "persist": False}
         if blocking:
-            refusals.append("%s: used by running guest %s" % (
-                bus_id, ", ".join("%s (%s)" % (u["guest"], u["via"]) for u in blocking)))
+            refusals.append("%s: used by %s" % (bus_id, _guests(blocking)))
     return states, targets, refusals
+
+
+def check_options(module, uuids, selected):
+    params = module.params
+    errors = []
+    for name in ("settle_timeout", "lock_timeout"):
+        if not params[name] > 0:
+            errors.append("%s: %s is not allowed; give a number of seconds above 0" % (name, params[name]))
+    chosen = set(b for b, _sch, _r in selected)
+    for bus_id in sorted(uuids):
+        if bus_id not in chosen:
+            errors.append("uuids: %s is not one of the devices selected by devices" % bus_id)
+    by_uuid = {}
+    for bus_id, value in sorted(uuids.items()):
+        by_uuid.setdefault(value, []).append(bus_id)
+    for value, owners in sorted(by_uuid.items()):
+        if len(owners) > 1:
+            errors.append("uuids: %s is given to %s; one mdev UUID serves one device" % (value, " and ".join(owners)))
+    if errors:
+        module.fail_json(msg="; ".join(errors))
 
 
 def run(module):
@@ -286,31 +350,43 @@ def run(module):
         selected, refusals = select_devices(vfio, params["devices"], params["free_ignored"])
     except BusIdError as err:
         module.fail_json(msg="devices: %s" % err)
+    check_options(module, uuids, selected)
     usage = HostUsage(fs)
-    states, targets, more = preflight(module, fs, vfio, usage, selected, uuids)
+    users, owners = device_users(fs), mdev_owners(fs)
+    states, targets, more = preflight(module, fs, vfio, usage, selected, uuids, users, owners)
     refusals.extend(more)
     if refusals:
         module.fail_json(msg="refusing to change anything: " + " | ".join(refusals), refusals=refusals)
 
-    # Devices on cio_ignore: free them (real run) and re-check them like the others.
-    ignored = [bus_id for bus_id, sch in selected if sch is None]
+    # Devices on cio_ignore: free them (real run) and re-check them like the others. IDs of a
+    # range that hide no device go back on the list; a missing single ID fails the run.
+    ignored = [(bus_id, from_range) for bus_id, sch, from_range in selected if sch is None]
     freed = []
     if ignored and not module.check_mode:
-        for bus_id in ignored:
-            vfio.free_from_cio_ignore(bus_id)
-            freed.append(bus_id)
-        again = [(b, vfio.subchannel_of(b)) for b in ignored]
-        missing = [b for b, sch in again if sch is None]
+        vfio.free_from_cio_ignore([b for b, _r in ignored])
+        freed = [b for b, _r in ignored]
+        again = [(b, vfio.subchannel_of(b), r) for b, r in ignored]
+        missing = [b for b, sch, r in again if sch is None and not r]
         if missing:
-            module.fail_json(msg="freed from cio_ignore but no device appeared: %s" % ", ".join(missing), freed=freed)
-        s2, t2, refusals = preflight(module, fs, vfio, usage, again, uuids)
+            vfio.add_to_cio_ignore(freed)
+            module.fail_json(msg="freed from cio_ignore but no device appeared: %s; put back on the cio_ignore list"
+                             % ", ".join(missing))
+        empty = [b for b, sch, r in again if sch is None]
+        if empty:
+            vfio.add_to_cio_ignore(empty)
+            freed = [b for b in freed if b not in empty]
+        again = [item for item in again if item[1] is not None]
+        s2, t2, refusals = preflight(module, fs, vfio, usage, again, uuids, device_users(fs), mdev_owners(fs))
         if refusals:
-            module.fail_json(msg="refusing after freeing from cio_ignore: " + " | ".join(refusals), freed=freed)
+            vfio.add_to_cio_ignore(freed)
+            module.fail_json(msg="refusing after freeing from cio_ignore (put back on the list): " + " | ".join(refusals),
+                             refusals=refusals)
         states.update(s2)
         targets.update(t2)
+        selected = [(b, states[b].subchannel if b in states else sch, r) for b, sch, r in selected]
 
-    order = [bus_id for bus_id, sch in selected if bus_id in states]
-    results, changed_any = [], bool(freed)
+    order = [bus_id for bus_id, _sch, _r in selected if bus_id in states]
+    results, changed_any = [], bool(freed) or bool(ignored and module.check_mode)
     before = dict((b, states[b].as_dict()) for b in order)
     snapshots = dict((b, vfio.state(b, states[b].subchannel)) for b in order)
     locks = [DeviceLock(fs, "css-" + states[b].subchannel, params["lock_timeout"]) for b in sorted(order)]
@@ -334,21 +410,26 @@ def run(module):
                 except (VfioError, HostAccessError) as err:
                     rolled_back = roll_back(module, vfio, touched, states, snapshots)
                     outcome = "rolled back: %s" % ", ".join(rolled_back) if rolled_back else "nothing to roll back"
+                    if freed:
+                        vfio.add_to_cio_ignore(freed)
+                        outcome += "; put back on the cio_ignore list: %s" % ", ".join(freed)
                     module.fail_json(msg="%s: %s; %s" % (bus_id, err, outcome), rolled_back=rolled_back, failed_device=bus_id)
             changed_any = changed_any or bool(steps)
             after = predicted_after(s, target, steps) if module.check_mode else vfio.state(bus_id, s.subchannel).as_dict()
             entry = {"bus_id": bus_id, "subchannel": s.subchannel, "changed": bool(steps), "steps": steps,
                      "uuid": target["mdev"], "before": before[bus_id], "after": after}
             if target["mdev"]:
-                entry["hostdev_xml"] = hostdev_xml(target["mdev"], int(bus_id.rsplit(".", 1)[1], 16))
+                _cssid, ssid, devno = bus_id.split(".")
+                entry["hostdev_xml"] = hostdev_xml(target["mdev"], int(devno, 16), int(ssid, 16))
             results.append(entry)
     finally:
         for lock in reversed(held):
             lock.__exit__(None, None, None)
     result = dict(changed=changed_any, devices=results,
                   map=dict((r["bus_id"], {"subchannel": r["subchannel"], "uuid": r["uuid"]}) for r in results))
-    if freed:
-        result["freed_from_cio_ignore"] = freed
+    if freed or (ignored and module.check_mode):
+        # Check mode cannot look behind cio_ignore: it lists what it would free, not those devices' steps.
+        result["freed_from_cio_ignore"] = freed or [b for b, _r in ignored]
     if module._diff:
         result["diff"] = {
             "before": dict((r["bus_id"], r["before"]) for r in results if r["changed"]),
