@@ -439,6 +439,8 @@ _REMOVABLE_CHILDREN = {
                "blockio", "geometry", "encryption", "bandwidth", "vlan", "virtualport", "rom", "link", "mtu",
                "filterref", "tune", "coalesce", "teaming", "backend", "rate", "binary", "idmap", "loadparm"},
 }
+# A disk without <source> is an empty CD/DVD drive: dropping the source ejects the medium.
+_REMOVABLE_CHILDREN["disk"] = _REMOVABLE_CHILDREN["device"] | {"source"}
 # Attributes libvirt never adds on its own, per element.
 _REMOVABLE_ATTRS = {
     "driver": {"cache", "io", "iothread", "discard", "detect_zeroes", "queues", "error_policy",
@@ -574,6 +576,14 @@ class Projection(object):
                         continue
                     out.append(clean_live(a_child))
                     self._note("%s/%s" % (path, _short(tag)), "present", None)
+            elif tag in _REMOVABLE_ATTRS:
+                # <driver cache='writeback'/> dropped as a whole: its user-only attributes are
+                # removed as surely as when they are dropped one by one
+                for a_child in extra:
+                    kept = dict((k, v) for k, v in a_child.attrib.items() if k in _REMOVABLE_ATTRS[tag])
+                    if kept:
+                        out.append(ET.Element(tag, kept))
+                        self._note("%s/%s" % (path, tag), "present", None)
 
     def _project_devices(self, d_el, a_el, out, path):
         d_devices, a_devices = list(d_el), list(a_el)
@@ -585,7 +595,7 @@ class Projection(object):
             if a_dev is None:
                 self._note(label, None, "added")
                 continue
-            out.append(self.project(d_dev, a_dev, label, "device"))
+            out.append(self.project(d_dev, a_dev, label, "disk" if d_dev.tag == "disk" else "device"))
         for a_dev in extra:
             if _auto_added(a_dev, d_devices, a_devices):
                 continue

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 import pytest
 
@@ -414,3 +415,19 @@ def test_drive_numbers_are_decimal():
     root = dx.normalize("<domain><name>n</name><devices><disk><target dev='sda'/>"
                         "<address type='drive' controller='0' bus='0' target='0' unit='010'/></disk></devices></domain>")
     assert root.find("./devices/disk/address").get("unit") == "10"      # what libvirt 9.0 stored
+
+
+def test_dropping_a_whole_driver_or_a_cdrom_source_is_a_change():
+    # libvirt 9.0 kept cache='writeback' io='threads' when <driver> was left out, and nothing was reported
+    with_driver = replace(DESIRED, "cache='none' io='native' iothread='1'", "cache='writeback' io='threads'")
+    stored = replace(STORED, "cache='none' io='native' iothread='1'", "cache='writeback' io='threads'")
+    assert not dx.compare(with_driver, stored).changed
+    start = with_driver.index("<driver name='qemu' type='raw' cache='writeback'")
+    without = with_driver[:start] + with_driver[with_driver.index("/>", start) + 2:]
+    result = dx.compare(without, stored)
+    assert [c["path"] for c in result.changes] == ["domain/devices/disk[vda]/driver"]
+    assert "-      <driver cache='writeback' io='threads'/>" in result.unified_diff()
+    cdrom = dx.parse(STORED).find("./devices/disk[@device='cdrom']")
+    assert cdrom.find("source") is not None
+    ejected = re.sub(r"<source file='[^']*iso'[^>]*/>", "", DESIRED)
+    assert "domain/devices/disk[sda]/source" in [c["path"] for c in dx.compare(ejected, STORED).changes]
