@@ -13,7 +13,12 @@ Layout and formats (Linux drivers/s390/cio, see docs/sysfs-sources.md):
 * the CCW device is the child directory named ``dev_busid``
   (device.c ccwdev_attrs: ``devtype`` "%04x/%02x" or "n/a", ``cutype``,
   ``online`` 0/1, ``availability`` good|boxed|no path|no device);
-* channel paths ``/sys/devices/css0/chp0.<xx>/`` (chp.c chp_attrs).
+* channel paths ``/sys/devices/css0/chp0.<xx>/`` (chp.c chp_attrs);
+* orphaned CCW devices: a device whose subchannel now answers for another device
+  (or for none) is moved below the pseudo subchannel ``/sys/devices/css0/defunct/``
+  (device.c ccw_device_move_to_orph; css.c names it "defunct") and reads
+  availability "no device" (device.c available_show). It stays on the ccw bus,
+  online DASDs keep their block device.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -108,7 +113,7 @@ class CcwDiscovery(object):
                 if len(name) != 8 or name[1] != "." or name[3] != ".":
                     continue  # chpN.xx, defunct, attributes
                 base = css_local + name + "/"
-                sch_type = read(base + "type", "0")
+                sch_type = _hexbyte(read(base + "type", "0"))
                 try:
                     driver = os.path.basename(readlink(base + "driver"))
                 except OSError:
@@ -116,7 +121,7 @@ class CcwDiscovery(object):
                 override = read(base + "driver_override", "")
                 sch = {
                     "bus_id": name,
-                    "type": int(sch_type, 16) if sch_type else 0,
+                    "type": sch_type,
                     "driver": driver,
                     "driver_override": None if override in ("", "(null)") else override,
                 }
@@ -147,9 +152,20 @@ class CcwDiscovery(object):
                 elif kinds:
                     continue
                 subchannels.append(sch)
+            devices.extend(self._orphans(css, read))
         subchannels.sort(key=lambda s: s["bus_id"])
         devices.sort(key=lambda d: d["bus_id"])
         return subchannels, devices
+
+    def _orphans(self, css, read):
+        found = []
+        for name in self.fs.listdir("/sys/devices/%s/defunct" % css):
+            if len(name) != 8 or name[1] != "." or name[3] != "." or name not in self.filter:
+                continue
+            dev = self._device(self.fs.path("/sys/devices/%s/defunct/%s/" % (css, name)), name, None, read)
+            if dev is not None and (not self.kinds or dev["kind"] in self.kinds):
+                found.append(dev)
+        return found
 
     def _device(self, base, bus_id, sch_id, read):
         cutype = read(base + "cutype", "")
@@ -201,9 +217,8 @@ class CcwDiscovery(object):
         return info
 
     def annotate_usage(self, devices):
-        """Complete the host-usage marks of scanned devices: LVM labels of inactive volume groups
-        (probed only on the DASDs being reported) and qeth groups whose interface carries the
-        host's addresses (every member device). Returns the qeth groups it read."""
+        """Complete the host-usage marks of scanned devices with LVM labels of inactive volume
+        groups (probed only on the DASDs being reported). Returns the qeth groups."""
         blocks = []
         for dev in devices:
             dasd = dev.get("dasd")
@@ -211,19 +226,17 @@ class CcwDiscovery(object):
                 blocks.append(dasd["block_device"])
                 blocks.extend(dasd["partitions"])
         self.usage.mark_labelled_pvs(blocks)
-        groups = self.qeth_groups()
-        for group in groups:
-            for member in group["devices"]:
-                for reason in group["host_use"]:
-                    self.usage.add_ccw_reason(member, "qeth group %s: %s" % (group["bus_id"], reason))
         for dev in devices:
             reasons = self.usage.for_ccw(dev["bus_id"])
             dev["in_use_by_host"], dev["host_use"] = bool(reasons), reasons
-        return groups
+        return self.qeth_groups()
 
-    # -- qeth / ccwgroup ---------------------------------------------------
-    def qeth_groups(self):
-        """qeth group devices (``/sys/bus/ccwgroup/devices``; ccwgroup.c, qeth_core_sys.c)."""
+    # -- ccwgroup: qeth, ctcm, lcs ----------------------------------------------
+    def ccw_groups(self):
+        """Every ccwgroup device (``/sys/bus/ccwgroup/devices``, ccwgroup.c: named after its first
+        member, links ``cdev0``...): qeth (OSA, HiperSockets), but also ctcm and lcs, whose
+        interfaces carry the host's addresses just the same. ``interfaces`` are the children of
+        the group's ``net/`` directory (the netdev's parent is the group device)."""
         fs = self.fs
         groups = []
         for name in fs.listdir("/sys/bus/ccwgroup/devices"):
@@ -236,15 +249,37 @@ class CcwDiscovery(object):
                 members.append(os.path.basename(link))
             if not self.filter.everything and not any(m in self.filter for m in members or [name]):
                 continue
-            driver = fs.link_name(base + "driver")
+            group = {"bus_id": name, "devices": members, "driver": fs.link_name(base + "driver"),
+                     "base": base, "interfaces": fs.listdir(base + "net")}
+            if self.usage is not None:
+                # the interfaces' reasons, and the members' own (an IPL device, ...); HostUsage
+                # copied the interfaces' reasons to every member as "<driver> group <id>: ..."
+                own = "%s group %s: " % (group["driver"] or "ccw", name)
+                reasons = []
+                for ifname in group["interfaces"]:
+                    reasons.extend(r for r in self.usage.for_netdev(ifname) if r not in reasons)
+                for member in members:
+                    reasons.extend(r for r in self.usage.for_ccw(member) if r not in reasons and not r.startswith(own))
+                group["host_use"] = reasons
+            groups.append(group)
+        return groups
+
+    def qeth_groups(self, groups=None):
+        """qeth group devices (qeth_core_sys.c attributes); other ccwgroup drivers are left out."""
+        fs = self.fs
+        result = []
+        for raw in self.ccw_groups() if groups is None else groups:
+            if raw["driver"] not in ("qeth", None):
+                continue
+            base = raw["base"]
             layer2 = fs.read(base + "layer2", default="")
             if_name = fs.read(base + "if_name", default="") or None
             if if_name == "(unnamed net_device)":
                 if_name = None  # netdev_name() before the interface is registered (card never set online)
             group = {
-                "bus_id": name,
-                "devices": members,
-                "driver": driver,
+                "bus_id": raw["bus_id"],
+                "devices": raw["devices"],
+                "driver": raw["driver"],
                 "online": fs.read(base + "online", default="0") == "1",
                 "state": fs.read(base + "state", default="") or None,
                 "card_type": fs.read(base + "card_type", default="") or None,
@@ -254,16 +289,14 @@ class CcwDiscovery(object):
                 "if_name": if_name,
             }
             if self.usage is not None:
-                reasons = self.usage.for_netdev(if_name) if if_name else []
-                for member in members:
-                    for reason in self.usage.for_ccw(member):
-                        if reason not in reasons:
-                            reasons.append(reason)
+                reasons = list(raw["host_use"])
+                if if_name:
+                    reasons.extend(r for r in self.usage.for_netdev(if_name) if r not in reasons)
                 group["carries_host_ip"] = any("carries the host" in r for r in reasons)
                 group["in_use_by_host"] = bool(reasons)
                 group["host_use"] = reasons
-            groups.append(group)
-        return groups
+            result.append(group)
+        return result
 
     # -- zfcp ----------------------------------------------------------------
     def zfcp_adapters(self, devices):

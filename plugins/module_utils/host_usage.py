@@ -271,17 +271,35 @@ class HostUsage(object):
             self._mark_net(port, reason, seen)
 
     def _project_netdevs_to_hardware(self):
-        """Interfaces with the host's addresses mark their CCW device (virtio-net, ctc, lcs) or
-        PCI function. qeth interfaces belong to a ccwgroup device (/sys/devices/qeth/<first
-        member>/net/...): their members are marked through the group (CcwDiscovery)."""
+        """Interfaces with the host's addresses mark their hardware. The interface of a ccwgroup
+        device (qeth, ctcm, lcs: ``<group>/net/<if>``) marks every member (``cdev0``, ``cdev1``,
+        ... links, ccwgroup.c): each is a subchannel a later task could otherwise take. Others
+        mark the CCW device (virtio-net) or PCI function they sit on."""
         for ifname, reasons in list(self.netdev_reasons.items()):
-            if "/devices/qeth/" in self.fs.resolve("/sys/class/net/" + ifname):
+            real = self.fs.resolve("/sys/class/net/" + ifname)
+            parent = real.rsplit("/net/", 1)[0] if "/net/" in real else None
+            members = self.group_members(parent) if parent else []
+            if members:
+                label = "%s group %s" % (self.fs.link_name(parent + "/driver") or "ccw", parent.rsplit("/", 1)[-1])
+                for member in members:
+                    for reason in reasons:
+                        self._add(self.ccw_reasons, member, "%s: %s" % (label, reason))
                 continue
             kind, owner = self.owner_of("/sys/class/net/" + ifname)
             table = self.ccw_reasons if kind == "ccw" else self.pci_reasons if kind == "pci" else None
             if table is not None:
                 for reason in reasons:
                     self._add(table, owner, reason)
+
+    def group_members(self, group_path):
+        """Bus IDs of a ccwgroup device's members (links cdev0..cdevN), or [] for another device."""
+        members = []
+        for i in range(8):
+            link = self.fs.readlink("%s/cdev%d" % (group_path, i))
+            if link is None:
+                break
+            members.append(link.rstrip("/").rsplit("/", 1)[-1])
+        return members
 
     def _project_blocks_to_hardware(self):
         for name, reasons in list(self.block_reasons.items()):

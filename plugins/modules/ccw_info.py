@@ -34,7 +34,7 @@ options:
       - Report only these CCW devices (and subchannels without a device whose own ID matches).
       - Each item is a bus ID (V(0.0.1234)), a device number (V(1234) or V(0x1234), subchannel set 0)
         or a range of either (V(0.0.1234-0.0.12ff)).
-      - Write each item as a string (quoted in YAML): an unquoted V(0x2b09) is the number 11017 to YAML
+      - Write each item as a string (quoted in YAML). An unquoted V(0x2b09) is the number 11017 to YAML
         and V(0100) is 64, so the module refuses numbers instead of reading another device.
       - Linux has channel subsystem 0 only; other C(cssid) values are refused.
       - Empty means all devices.
@@ -121,11 +121,13 @@ subchannels:
     type_name: {description: "io, chsc, message, adm or unknown.", type: str, sample: io}
     driver: {description: "Bound css driver (io_subchannel, vfio_ccw, ...) or null.", type: str, sample: io_subchannel}
     driver_override: {description: "The driver_override, or null when unset.", type: str, sample: null}
-    dev_busid: {description: "Bus ID of the CCW device on this subchannel (I/O subchannels), or null.", type: str, sample: 0.0.2b09}
-    chpids: {description: "CHPIDs of the installed paths (per PIM), two hex digits each.", type: list, elements: str, sample: ["1a", "2a"]}
-    pim: {description: "Path installed mask (hex).", type: str, sample: f0}
-    pam: {description: "Path available mask (hex).", type: str, sample: f0}
-    pom: {description: "Path operational mask (hex).", type: str, sample: ff}
+    dev_busid: {description: "Bus ID of the CCW device on this subchannel, or null.", type: str, sample: 0.0.2b09,
+                returned: for I/O subchannels (type 0)}
+    chpids: {description: "CHPIDs of the installed paths (per PIM), two hex digits each.", type: list, elements: str, sample: ["1a", "2a"],
+             returned: for I/O subchannels (type 0)}
+    pim: {description: "Path installed mask (hex).", type: str, sample: f0, returned: for I/O subchannels (type 0)}
+    pam: {description: "Path available mask (hex).", type: str, sample: f0, returned: for I/O subchannels (type 0)}
+    pom: {description: "Path operational mask (hex).", type: str, sample: ff, returned: for I/O subchannels (type 0)}
     mdevs: {description: "Mediated device UUIDs on a vfio_ccw-bound subchannel.", type: list, elements: str, returned: when driver is vfio_ccw}
 devices:
   description: CCW devices, sorted by bus ID.
@@ -134,7 +136,9 @@ devices:
   elements: dict
   contains:
     bus_id: {description: "Device bus ID.", type: str, sample: 0.0.2b09}
-    subchannel: {description: "Subchannel ID.", type: str, sample: 0.0.0313}
+    subchannel: {description: "Subchannel ID, or null for an orphaned device (moved below the css's C(defunct)
+                               pseudo subchannel because its subchannel now answers for another device or none;
+                               availability V(no device)).", type: str, sample: 0.0.0313}
     cutype: {description: "Control-unit type/model.", type: str, sample: 3990/e9}
     devtype: {description: "Device type/model, or null (n/a).", type: str, sample: 3390/0c}
     online: {description: "Whether the device is online.", type: bool}
@@ -151,7 +155,9 @@ devices:
     host_use: {description: "Why the host uses it.", type: list, elements: str, returned: when host_usage is true,
                sample: ["/dev/dasda1: mounted at /", "IPL device (ccw)"]}
 qeth:
-  description: qeth group devices (OSA, HiperSockets).
+  description:
+    - qeth group devices (OSA, HiperSockets). Other ccwgroup devices (CTC, LCS) are not listed here;
+      their members are in RV(devices), marked as used when the group's interface carries the host's addresses.
   returned: when qeth is gathered
   type: list
   elements: dict

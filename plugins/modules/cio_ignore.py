@@ -30,7 +30,7 @@ options:
   devices:
     description:
       - Bus IDs, device numbers or ranges (V(0.0.0200-0.0.02ff)), in subchannel sets 0-3 of channel subsystem 0.
-      - Write each item as a string (quoted in YAML): an unquoted V(0x2b09) is the number 11017 to YAML
+      - Write each item as a string (quoted in YAML). An unquoted V(0x2b09) is the number 11017 to YAML
         and V(0100) is 64, so the module refuses numbers instead of freeing another device.
     type: list
     elements: raw

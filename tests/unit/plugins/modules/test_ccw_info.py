@@ -186,3 +186,99 @@ def test_unreadable_dasd_is_not_reported_free(run_module, tmp_path, make):
     assert "cannot read /dev/dasdd1" in warnings and "become: true" in warnings
     # the readable free DASD stays free
     assert devices["0.0.0105"]["in_use_by_host"] is False
+
+
+@pytest.fixture(scope="module")
+def lpar(host_tree):
+    return host_tree("lpar_mixed")
+
+
+def test_subchannels_without_ccw_device(run_module, lpar):
+    rc, res = run_module("ccw_info", host_root=lpar, gather=["subchannels"], host_usage=False)
+    assert rc == 0
+    subchannels = by_id(res["subchannels"])
+    assert (subchannels["0.0.ff00"]["type_name"], subchannels["0.0.ff00"]["driver"]) == ("chsc", "chsc_subchannel")
+    assert (subchannels["0.0.ff01"]["type_name"], subchannels["0.0.ff01"]["driver"]) == ("message", None)
+    assert (subchannels["0.0.ff02"]["type_name"], subchannels["0.0.ff02"]["driver"]) == ("adm", "eadm_subchannel")
+    # io_subchannel_type_attrs exist only on I/O subchannels
+    assert "chpids" not in subchannels["0.0.ff00"] and "dev_busid" not in subchannels["0.0.ff01"]
+    gone = subchannels["0.0.ff03"]
+    assert gone["type_name"] == "io" and gone["dev_busid"] is None and gone["chpids"] == ["40"]
+    # a filter on the subchannel's own ID finds it; a kinds filter drops subchannels without a device
+    rc, res = run_module("ccw_info", host_root=lpar, gather=["subchannels"], bus_ids=["0.0.ff00-0.0.ff03"])
+    assert [s["bus_id"] for s in res["subchannels"]] == ["0.0.ff00", "0.0.ff01", "0.0.ff02", "0.0.ff03"]
+    rc, res = run_module("ccw_info", host_root=lpar, gather=["subchannels"], bus_ids=["0.0.ff00-0.0.ff03"], kinds=["dasd"])
+    assert res["subchannels"] == []
+
+
+def test_orphaned_boxed_offline_and_ssid1_dasds(run_module, lpar):
+    rc, res = run_module("ccw_info", host_root=lpar, kinds=["dasd"], gather=["devices"])
+    devices = by_id(res["devices"])
+    # the orphan lives below css0/defunct: no subchannel, "no device", but still the host's /data
+    orphan = devices["0.0.0150"]
+    assert orphan["subchannel"] is None and orphan["availability"] == "no device"
+    assert orphan["dasd"]["block_device"] == "dasdc" and orphan["online"] is True
+    assert orphan["in_use_by_host"] is True and "/dev/dasdc1: mounted at /data" in orphan["host_use"]
+    boxed = devices["0.0.0140"]
+    assert boxed["availability"] == "boxed" and boxed["online"] is False and boxed["dasd"]["block_device"] is None
+    fba = devices["0.0.0151"]
+    assert fba["dasd"]["type"] == "FBA" and fba["dasd"]["block_device"] is None and fba["dasd"]["uid"] is None
+    root = devices["0.1.0100"]
+    assert root["subchannel"] == "0.1.0000" and root["host_use"] == ["IPL device (eckd)", "/dev/dasda1: mounted at /"]
+    assert devices["0.1.01fe"]["dasd"]["alias"] is True and devices["0.1.01fe"]["dasd"]["uid"].endswith(".fe")
+    assert devices["0.1.0101"]["in_use_by_host"] is False
+    # the orphan answers to bus ID filters like any device
+    rc, res = run_module("ccw_info", host_root=lpar, bus_ids=["0.0.0150"], gather=["devices"])
+    assert [d["bus_id"] for d in res["devices"]] == ["0.0.0150"]
+
+
+def test_stacked_interfaces_mark_every_group_member(run_module, lpar):
+    rc, res = run_module("ccw_info", host_root=lpar)
+    devices = by_id(res["devices"])
+    groups = by_id(res["qeth"])
+    # an address on a bond, a VLAN or a bridge is carried by the OSA below it
+    for group, via in (("0.0.f500", "bond0"), ("0.0.f600", "bond0"), ("0.0.f700", "encf700.100"), ("0.0.f800", "br0")):
+        assert groups[group]["carries_host_ip"] is True and "(interface %s)" % via in groups[group]["host_use"][0]
+        for member in groups[group]["devices"]:
+            assert devices[member]["in_use_by_host"] is True
+    assert groups["0.0.f500"]["layer2"] is False and groups["0.0.f900"]["carries_host_ip"] is False
+    assert groups["0.0.7100"]["card_type"] == "HiperSockets" and groups["0.0.7100"]["layer2"] is False
+    # CTC and LCS are ccwgroup devices too, but not qeth
+    assert set(groups) == {"0.0.f500", "0.0.f600", "0.0.f700", "0.0.f800", "0.0.f900", "0.0.7100"}
+    assert devices["0.0.0600"]["kind"] == "ctc" and devices["0.0.0700"]["kind"] == "lcs"
+    # both CTC subchannels carry ctc0, not only the one the group is named after
+    for member in ("0.0.0600", "0.0.0601"):
+        assert devices[member]["host_use"] == ["ctcm group 0.0.0600: carries the host's IPv4 routes (interface ctc0)"]
+    assert devices["0.0.0701"]["in_use_by_host"] is False
+
+
+def test_channel_paths_of_many_types(run_module, lpar):
+    rc, res = run_module("ccw_info", host_root=lpar, gather=["channel_paths", "subchannels"], bus_ids=["0.1.0100"])
+    paths = by_id(res["channel_paths"], "id")
+    assert {p["type"] for p in paths.values()} == {"1a", "11", "24", "25"}
+    assert paths["0.42"]["status"] == "offline" and paths["0.42"]["shared"] == 0
+    assert paths["0.f1"]["chid"] is None
+    (sch,) = res["subchannels"]
+    assert sch["chpids"] == ["40", "41", "42"] and sch["pim"] == "e0"
+
+
+def test_missing_optional_attributes_do_not_break_discovery(run_module, tmp_path):
+    """Older kernels lack attributes (driver_override before 5.3, availability, chid, ...)."""
+    from tests.fixtures.sysfs_builder import build_host
+    from tests.unit.conftest import HOSTS
+    root = str(build_host(os.path.join(HOSTS, "lpar_mixed.yml"), tmp_path / "old"))
+    removed = 0
+    for dirpath, _dirs, files in os.walk(os.path.join(root, "sys/devices")):
+        for name in files:
+            if name in ("driver_override", "availability", "chid", "cmg", "shared", "pimpampom", "chpids",
+                        "type", "uid", "alias", "card_type", "layer2", "if_name", "status", "cutype"):
+                os.remove(os.path.join(dirpath, name))
+                removed += 1
+    assert removed > 100
+    rc, res = run_module("ccw_info", host_root=root)
+    assert rc == 0, res.get("msg")
+    devices = by_id(res["devices"])
+    assert devices["0.1.0100"]["availability"] is None and devices["0.1.0100"]["dasd"]["uid"] is None
+    assert devices["0.1.0100"]["kind"] == "dasd"   # by its driver when cutype is gone
+    assert by_id(res["channel_paths"], "id")["0.40"]["type"] is None
+    assert by_id(res["subchannels"])["0.1.0000"]["chpids"] == []
