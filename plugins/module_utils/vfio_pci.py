@@ -59,6 +59,9 @@ class VfioPci(object):
                 steps.append(("override", "clear driver_override of %s" % s.address))
             if s.driver == VFIO_PCI:
                 steps.append(("bind", "unbind %s from vfio-pci and probe its own driver" % s.address))
+            elif s.driver is None and VFIO_PCI in (s.override, s.persisted_override):
+                # Left without a driver with our override (an interrupted run, or set by hand): probe it.
+                steps.append(("bind", "probe %s for its own driver" % s.address))
         want = target.get("persist_override", VFIO_PCI if (target["driver"] == VFIO_PCI and target.get("persist")) else None)
         if s.persisted_override != want:
             steps.append(("persist", "%s /etc/driverctl.d/pci-%s" % ("write" if want else "remove", s.address)))
@@ -104,7 +107,8 @@ class VfioPci(object):
 
 
 def hostdev_xml(address, uid, fid):
-    """libvirt <hostdev> for a zPCI function (IBM KVM on Z: <zpci uid fid> in the guest address)."""
+    """libvirt <hostdev> for a zPCI function (IBM KVM on Z: <zpci uid fid> in the guest address);
+    without uid when the function has none (libvirt then assigns one)."""
     domain, bus, slot_fn = address.split(":")
     slot, function = slot_fn.split(".")
     return ("<hostdev mode='subsystem' type='pci' managed='no'>\n"
@@ -113,6 +117,6 @@ def hostdev_xml(address, uid, fid):
             "    <address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/>\n"
             "  </source>\n"
             "  <address type='pci'>\n"
-            "    <zpci uid='0x%04x' fid='0x%08x'/>\n"
+            "    <zpci%s fid='0x%08x'/>\n"
             "  </address>\n"
-            "</hostdev>") % (domain, bus, slot, function, uid, fid)
+            "</hostdev>") % (domain, bus, slot, function, " uid='0x%04x'" % uid if uid else "", fid)

@@ -22,7 +22,8 @@ description:
     that driverctl's udev rule applies at boot.
   - Refuses, before changing anything, functions the host uses (network interfaces carrying the
     host's addresses, mounted NVMe namespaces or LVM physical volumes on them, the NVMe IPL device),
-    functions a running guest uses, and selectors that match no function.
+    functions a running guest uses, functions a defined guest has as pass-through devices (O(state=absent)),
+    and selectors that match no function.
   - When a function of a batch fails, the functions already changed in this run are returned to
     their previous driver. A lock per function keeps concurrent runs apart.
 author:
@@ -31,14 +32,17 @@ extends_documentation_fragment:
   - s390x.kvm.host_root
 options:
   fids:
-    description: Function IDs (hex, V(0x10) or V(10)) of the functions.
+    description:
+      - Function IDs (0x00000000-0xffffffff) of the functions. Strings are hex (V(0x10) or V(10));
+        integers are taken as they are (YAML reads an unquoted C(0x10) as 16, which is function 0x10).
     type: list
-    elements: str
+    elements: raw
     default: []
   uids:
-    description: User-defined IDs (hex) of the functions.
+    description:
+      - User-defined IDs (0x0001-0xffff) of the functions; strings are hex, integers as they are.
     type: list
-    elements: str
+    elements: raw
     default: []
   addresses:
     description: PCI addresses (V(0010:00:00.0)) of the functions.
@@ -108,10 +112,10 @@ functions:
   contains:
     address: {description: "PCI address.", type: str, sample: "0010:00:00.0"}
     fid: {description: "Function ID.", type: int}
-    uid: {description: "UID.", type: int}
+    uid: {description: "UID, or null when the function has none (UIDs not enforced).", type: int}
     changed: {description: "Whether anything changed for the function.", type: bool}
     steps: {description: "What was done, in order.", type: list, elements: str}
-    hostdev_xml: {description: "libvirt <hostdev> with <zpci uid fid> (present).", type: str}
+    hostdev_xml: {description: "libvirt <hostdev> with <zpci uid fid> (present; without uid when the function has none).", type: str}
     before: {description: "State before.", type: dict}
     after: {description: "State after.", type: dict}
 map:
@@ -133,14 +137,25 @@ from ansible_collections.s390x.kvm.plugins.module_utils.vfio_pci import VFIO_PCI
 from ansible_collections.s390x.kvm.plugins.module_utils.zpci import FunctionSelector, ZpciDiscovery
 
 
+def _number(value):
+    """fids/uids items: an integer as given (YAML reads 0x10 as 16), a string as hex."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BusIdError("%r is not a number; give an integer, or hex as a string (\"0x10\" or \"10\")" % (value,))
+    return value
+
+
 def select(module, fs):
     params = module.params
     refusals, chosen = [], []
     try:
-        everything, _count = ZpciDiscovery(fs).scan()
-        wanted = [("fid", v, FunctionSelector(fids=[v])) for v in params["fids"]]
-        wanted += [("uid", v, FunctionSelector(uids=[v])) for v in params["uids"]]
+        wanted = [("fid", v, FunctionSelector(fids=[_number(v)])) for v in params["fids"]]
+        for value in params["uids"]:
+            selector = FunctionSelector(uids=[_number(value)])
+            if 0 in selector.uids:   # zPCI UIDs are 0x0001-0xffff; 0 means "no UID" (not unique)
+                raise BusIdError("invalid uid %r: out of range 0x0001-0xffff" % (value,))
+            wanted.append(("uid", value, selector))
         wanted += [("address", v, FunctionSelector(addresses=[v])) for v in params["addresses"]]
+        everything, _count = ZpciDiscovery(fs).scan()
     except BusIdError as err:
         module.fail_json(msg=str(err))
     for what, value, selector in wanted:
@@ -165,9 +180,14 @@ def run(module):
     for func in chosen:
         if func["in_use_by_host"]:
             refusals.append("%s (fid %s): used by the host: %s" % (func["address"], func["fid_hex"], "; ".join(func["host_use"])))
-        running = [u["guest"] for u in users.get("pci:" + func["address"], []) if u["running"]]
+        guests = users.get("pci:" + func["address"], [])
+        running = [u["guest"] for u in guests if u["running"]]
+        defined = [u["guest"] for u in guests if not u["running"]]
         if running and params["state"] == "absent":
             refusals.append("%s (fid %s): used by running guest %s" % (func["address"], func["fid_hex"], ", ".join(running)))
+        elif defined and params["state"] == "absent" and func["driver"] == VFIO_PCI:
+            refusals.append("%s (fid %s): defined guest %s has it as a pass-through device; it could not start without it"
+                            % (func["address"], func["fid_hex"], ", ".join(defined)))
         if running and params["state"] == "present" and func["driver"] != VFIO_PCI:
             refusals.append("%s (fid %s): running guest %s is defined with it" % (func["address"], func["fid_hex"], ", ".join(running)))
         if func["uid_is_unique"] is False:
@@ -179,7 +199,9 @@ def run(module):
     vfio = VfioPci(fs, settle_timeout=params["settle_timeout"])
     target = {"driver": VFIO_PCI if params["state"] == "present" else "original", "persist": params["persist"]}
     results, touched, snapshots = [], [], {}
-    locks = [] if module.check_mode else [DeviceLock(fs, "pci-" + f["address"], params["lock_timeout"]) for f in chosen]
+    # Locks in address order, so two runs with the same functions in another order cannot deadlock.
+    locks = [] if module.check_mode else [DeviceLock(fs, "pci-" + a, params["lock_timeout"])
+                                          for a in sorted(f["address"] for f in chosen)]
     held = []
     try:
         for lock in locks:
@@ -199,16 +221,18 @@ def run(module):
                     module.fail_json(msg="%s: %s; %s" % (func["address"], err, "rolled back: %s" % ", ".join(rolled) if rolled
                                                          else "nothing to roll back"), rolled_back=rolled)
             after = vfio.state(func["address"]).as_dict() if not module.check_mode else predicted(before, target, steps)
-            entry = {"address": func["address"], "fid": func["fid"], "uid": func["uid"], "changed": bool(steps),
+            uid = func["uid"] or None   # 0: no UID (UIDs not enforced); a guest needs 0x0001-0xffff or none
+            entry = {"address": func["address"], "fid": func["fid"], "uid": uid, "changed": bool(steps),
                      "steps": steps, "before": before, "after": after}
             if params["state"] == "present":
-                entry["hostdev_xml"] = hostdev_xml(func["address"], func["uid"] or 0, func["fid"])
+                entry["hostdev_xml"] = hostdev_xml(func["address"], uid, func["fid"])
             results.append(entry)
     finally:
         for lock in reversed(held):
             lock.__exit__(None, None, None)
     result = dict(changed=any(r["changed"] for r in results), functions=results,
-                  map=dict(("0x%08x" % r["fid"], {"address": r["address"], "uid": "0x%04x" % (r["uid"] or 0)}) for r in results))
+                  map=dict(("0x%08x" % r["fid"], {"address": r["address"], "uid": "0x%04x" % r["uid"] if r["uid"] else None})
+                           for r in results))
     if module._diff:
         result["diff"] = {"before": dict((r["address"], r["before"]) for r in results if r["changed"]),
                           "after": dict((r["address"], r["after"]) for r in results if r["changed"])}
@@ -240,8 +264,8 @@ def predicted(before, target, steps):
 
 def main():
     argument_spec = dict(
-        fids=dict(type="list", elements="str", default=[]),
-        uids=dict(type="list", elements="str", default=[]),
+        fids=dict(type="list", elements="raw", default=[]),
+        uids=dict(type="list", elements="raw", default=[]),
         addresses=dict(type="list", elements="str", default=[]),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         persist=dict(type="bool", default=True),
