@@ -220,3 +220,19 @@ def test_state_absent_removes_the_guest_and_its_images(acceptance, playbook, gue
     assert lookup(host, name) is None and not os.path.exists(disk)
     run = playbook.run([dict(spec, state="absent", remove_storage=True)])
     assert run.rc == 0 and run.changed == 0, run.failures()
+
+
+def test_playbook_prepares_passthrough_devices_given_by_bus_id_first(acceptance, playbook):
+    # deploy_guests binds vfio-ccw devices given by bus ID (s390x.kvm.vfio_ccw) before the role runs.
+    # This x86 test bed has no channel subsystem, so the preparation refuses and nothing is defined.
+    host, guest, _console = acceptance
+    name = "gx-prepare"
+    remove(host, name)
+    spec = {"name": name, "memory_mib": 256, "hostdevs": [{"kind": "vfio-ccw", "bus_id": "0.0.E714"}]}
+    run = playbook.run([spec, {"name": "gx-gone", "state": "absent",
+                               "hostdevs": [{"kind": "vfio-ccw", "bus_id": "0.0.0001"}]}])
+    assert run.rc != 0
+    prepared = [r for r in run.records if "Bind vfio-ccw" in r["task"]]
+    assert prepared and prepared[0]["result"]["invocation"]["module_args"]["devices"] == ["0.0.e714"], prepared
+    assert "not an IBM Z (s390x) host" in " ".join(run.failures())
+    assert lookup(host, name) is None and not run.results("Read the stored definition")
