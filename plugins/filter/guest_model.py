@@ -529,7 +529,8 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
                  for key in ("gpu", "keyboard", "mouse", "tablet", "balloon", "rng"))
     iothreads = _int("guest_iothreads", spec.get("iothreads", 1), 0, 64)
     vcpus = _int("guest_vcpus", spec.get("vcpus", 1), 1, 248)
-    memory_mib = _int("guest_memory_mib", spec.get("memory_mib", 1024), 64, 16 * 1024 * 1024)
+    memory_mib = _int("guest_memory_mib", spec.get("memory_mib", 1024), 64, 16 * 1024 * 1024,
+                      "a whole number of MiB (2 GiB is 2048)")
     cpu_model = spec.get("cpu_model") or "auto"
     _text("guest_cpu_model", cpu_model, r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "a CPU model name (auto, host-model, z15, ...)")
     if cpu_model == "auto":

@@ -294,9 +294,9 @@ IMG = {"name": "vda", "kind": "image", "path": "/a.raw"}
     (base(disks=[dict(IMG, chache="none")]), "guest_disks[0].chache: unknown setting; allowed: boot_order, bus,"),
     (base(interfaces=[{"kind": "bridge", "source": "br0", "ip": "10.0.0.1"}]), "guest_interfaces[0].ip: unknown"),
     (base(hostdevs=[{"kind": "vfio-ap", "uuid": MDEV_AP, "mdev": "x"}]), "guest_hostdevs[0].mdev: unknown"),
-    (base(memory_mib=True), "guest_memory_mib: True is not an integer"),
-    (base(memory_mib=1.5), "guest_memory_mib: 1.5 is not an integer"),
-    (base(memory_mib="2G"), "guest_memory_mib: '2G' is not an integer"),
+    (base(memory_mib=True), "guest_memory_mib: True is not a whole number of MiB"),
+    (base(memory_mib=1.5), "guest_memory_mib: 1.5 is not a whole number of MiB"),
+    (base(memory_mib="2G"), "guest_memory_mib: '2G' is not a whole number of MiB (2 GiB is 2048)"),
     (base(disks=[dict(IMG, devno="0.4.0001")]), "guest_disks[0].devno: 0.4.0001: the subchannel set ID (the middle "
                                                 "part) must be 0 to 3"),
     (base(disks=[dict(IMG, devno=0x10000)]), "guest_disks[0].devno: 0x10000 is out of range (0x0000-0xffff)"),
