@@ -34,6 +34,8 @@ from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAcces
 
 _BUS_ID = re.compile(r"^[0-9a-f]{1,2}\.[0-9a-f]\.[0-9a-f]{4}$")
 _PCI_ADDR = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
+_NVME_CTRL = re.compile(r"^nvme[0-9]+$")
+_NVME_SUBSYS = re.compile(r"^nvme-subsys[0-9]+$")
 _LVM_LABEL = b"LABELONE"
 _LVM_TYPE = b"LVM2 001"
 # if_inet6 scope values (include/net/ipv6.h IPV6_ADDR_*): 0x20 link-local, 0x10 loopback (host).
@@ -91,7 +93,32 @@ class HostUsage(object):
 
     def block_owner(self, name):
         """('ccw', bus ID) or ('pci', address) of the hardware behind a block device."""
-        return self.owner_of("/sys/class/block/" + name)
+        owners = self.block_owners(name)
+        return owners[0] if owners else (None, None)
+
+    def block_owners(self, name):
+        """Every ('ccw', bus ID) / ('pci', address) behind a block device. A native NVMe multipath
+        namespace (/dev/nvme0n1 with CONFIG_NVME_MULTIPATH, Debian's default) lives below
+        /sys/devices/virtual/nvme-subsystem/nvme-subsysN/, not below its PCI function: the
+        subsystem links each of its controllers by name (drivers/nvme/host/core.c
+        nvme_init_subsystem: sysfs_create_link(subsys, ctrl, dev_name(ctrl))), and those sit
+        below the PCI functions."""
+        kind, owner = self.owner_of("/sys/class/block/" + name)
+        if kind:
+            return [(kind, owner)]
+        real = self.fs.resolve("/sys/class/block/" + name)
+        parts = real.split("/")
+        subsys = [i for i, part in enumerate(parts) if _NVME_SUBSYS.match(part)]
+        if not subsys:
+            return []
+        base = "/".join(parts[:subsys[0] + 1])
+        owners = []
+        for entry in self.fs.listdir(base):
+            if _NVME_CTRL.match(entry):
+                kind, owner = self.owner_of(base + "/" + entry)
+                if kind and (kind, owner) not in owners:
+                    owners.append((kind, owner))
+        return owners
 
     def owner_of(self, class_path):
         """('ccw', bus ID) or ('pci', address) of the hardware behind a class device
@@ -203,11 +230,8 @@ class HostUsage(object):
 
     def _mark_hardware(self, name, reason):
         self._mark_block(name, reason)
-        kind, owner = self.block_owner(name)
-        if kind == "ccw":
-            self._add(self.ccw_reasons, owner, reason)
-        elif kind == "pci":
-            self._add(self.pci_reasons, owner, reason)
+        for kind, owner in self.block_owners(name):
+            self._add(self.ccw_reasons if kind == "ccw" else self.pci_reasons, owner, reason)
 
     def probe_ccw_device(self, bus_id):
         """Probe a DASD's disk and partitions for LVM labels (inactive volume groups)."""
@@ -303,16 +327,15 @@ class HostUsage(object):
 
     def _project_blocks_to_hardware(self):
         for name, reasons in list(self.block_reasons.items()):
-            kind, owner = self.block_owner(name)
-            table = self.ccw_reasons if kind == "ccw" else self.pci_reasons if kind == "pci" else None
-            if table is not None:
+            for kind, owner in self.block_owners(name):
+                table = self.ccw_reasons if kind == "ccw" else self.pci_reasons
                 for reason in reasons:
                     self._add(table, owner, "/dev/%s: %s" % (name, reason) if not reason.startswith("/dev/") else reason)
         if self.ipl.get("fid"):
             fid = self.ipl["fid"]
             for address in self.fs.listdir("/sys/bus/pci/devices"):
                 got = self.fs.read("/sys/bus/pci/devices/%s/function_id" % address, default="")
-                if got and int(got, 16) == int(fid, 16):
+                if got and _hex(got) == _hex(fid) is not None:
                     self._add(self.pci_reasons, address, "IPL device (%s, fid %s)" % (self.ipl["type"], fid))
 
     # -- queries ---------------------------------------------------------
@@ -327,6 +350,13 @@ class HostUsage(object):
 
     def for_netdev(self, ifname):
         return list(self.netdev_reasons.get(ifname, []))
+
+
+def _hex(text):
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
 
 
 def _unescape(text):

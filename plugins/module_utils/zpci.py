@@ -18,12 +18,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, parse_pci_address
 
 # PCI function type 0x05 is ISM (arch/s390/include/asm/pci.h PCI_FUNC_TYPE_ISM); other values are
 # reported as numbers rather than guessed names.
 PFT_NAMES = {0x05: "ISM"}
+# Namespaces below a controller: "nvme<subsys>n<ns>" or, with native NVMe multipath (Debian's
+# default), the hidden path device "nvme<subsys>c<ctrl>n<ns>" whose block device is the head
+# "nvme<subsys>n<ns>" (drivers/nvme/host/multipath.c nvme_set_disk_name).
+_NAMESPACE_RE = re.compile(r"^nvme([0-9]+)(?:c[0-9]+)?n([0-9]+)$")
 
 
 def _int(text, base=16):
@@ -39,7 +44,7 @@ class FunctionSelector(object):
     def __init__(self, fids=None, uids=None, addresses=None):
         self.fids = set(_parse_number(v, "fid", 0xFFFFFFFF) for v in (fids or []))
         self.uids = set(_parse_number(v, "uid", 0xFFFF) for v in (uids or []))
-        self.addresses = set(parse_pci_address(a) for a in (addresses or []))
+        self.addresses = set(parse_pci_address(_text(a, "addresses")) for a in (addresses or []))
         self.everything = not (self.fids or self.uids or self.addresses)
 
     def matches(self, function):
@@ -49,9 +54,21 @@ class FunctionSelector(object):
                 or function["address"] in self.addresses)
 
 
+def _text(value, option):
+    """Options are hex text: YAML reads an unquoted 0x10 as 16 and Ansible would make that "16",
+    which reads as 0x16, another function. Numbers are refused rather than guessed."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise BusIdError("%s: %d is a number, not text: YAML reads an unquoted 0x%x as %d; quote it, e.g. '0x%x'"
+                             % (option, value, value, value, value))
+        raise BusIdError("%s: %r is not text" % (option, value))
+    return value
+
+
 def _parse_number(value, what, maximum):
+    value = _text(value, what + "s")
     try:
-        number = value if isinstance(value, int) else int(str(value), 0 if str(value).lower().startswith("0x") else 16)
+        number = int(value, 0 if value.lower().startswith("0x") else 16)
     except ValueError:
         raise BusIdError("invalid %s %r: expected a number (0x1234 hex, or plain hex digits) from 0 to 0x%x"
                          % (what, value, maximum))
@@ -75,15 +92,15 @@ class ZpciDiscovery(object):
         for address in fs.listdir("/sys/bus/pci/devices"):
             base = fs.path("/sys/bus/pci/devices/%s/" % address)
             read = fs.read_abs
-            fid_text = read(base + "function_id", "")
-            if not fid_text:
+            fid = _int(read(base + "function_id", ""))
+            if fid is None:
                 non_zpci += 1
                 continue
             uid = _int(read(base + "uid", ""))
             func = {
                 "address": address,
-                "fid": _int(fid_text),
-                "fid_hex": "0x%08x" % _int(fid_text),
+                "fid": fid,
+                "fid_hex": "0x%08x" % fid,
                 "uid": uid,
                 "uid_hex": "0x%04x" % uid if uid is not None else None,
                 "uid_is_unique": {"1": True, "0": False}.get(read(base + "uid_is_unique", "")),
@@ -114,7 +131,13 @@ class ZpciDiscovery(object):
     @staticmethod
     def annotate_usage(functions, usage):
         """Add in_use_by_host/host_use/carries_host_ip to each function."""
-        usage.mark_labelled_pvs([b for f in functions for b in f["block_devices"]])
+        names = []
+        for func in functions:
+            for disk in func["block_devices"]:
+                # the namespace and its partitions ("nvme0n1p1", block/partitions/core.c)
+                names.append(disk)
+                names.extend(p for p in usage.fs.listdir("/sys/class/block/" + disk) if p.startswith(disk + "p"))
+        usage.mark_labelled_pvs(names)
         for func in functions:
             reasons = usage.for_pci(func["address"])
             for netdev in func["netdevs"]:
@@ -125,9 +148,12 @@ class ZpciDiscovery(object):
 
     @staticmethod
     def _nvme_namespaces(base):
-        names = []
+        names = set()
         for ctrl in _listdir(base + "nvme"):
-            names.extend(n for n in _listdir(base + "nvme/" + ctrl) if n.startswith("nvme") and "n" in n[4:])
+            for entry in _listdir(base + "nvme/" + ctrl):
+                match = _NAMESPACE_RE.match(entry)
+                if match:
+                    names.add("nvme%sn%s" % match.groups())
         return sorted(names)
 
 

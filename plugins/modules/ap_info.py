@@ -117,7 +117,8 @@ matrix_mdevs:
   elements: dict
   sample: [{uuid: 669d9b23-fe1b-4ecb-be08-a2fabca99b71, active: true, persistent: true, autostart: true,
             mdev_type: vfio_ap-passthrough, matrix: [{adapter: 3, domain: 71}], guest_matrix: [{adapter: 3, domain: 71}],
-            control_domains: [71], guests: [guest1]}]
+            control_domains: [71], guests: [guest1],
+            defined_attrs: [{assign_adapter: "3"}, {assign_domain: "0x47"}, {assign_control_domain: "0x47"}]}]
 """
 
 from ansible.module_utils.basic import AnsibleModule

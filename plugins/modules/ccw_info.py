@@ -162,7 +162,7 @@ qeth:
   type: list
   elements: dict
   sample:
-    - {bus_id: 0.0.f500, devices: [0.0.f500, 0.0.f501, 0.0.f502], card_type: OSD_10GIG, layer2: true, if_name: encf500,
+    - {bus_id: 0.0.f500, devices: [0.0.f500, 0.0.f501, 0.0.f502], driver: qeth, card_type: OSD_10GIG, layer2: true, if_name: encf500,
        online: true, state: UP (LAN ONLINE), chpid: "a0", portno: 0, carries_host_ip: true, in_use_by_host: true,
        host_use: ["carries the host's IPv4 routes (interface encf500)"]}
 zfcp:
@@ -170,7 +170,8 @@ zfcp:
   returned: when zfcp is gathered
   type: list
   elements: dict
-  sample: [{bus_id: 0.0.1900, online: true, ports: [{wwpn: "0x500507630300c562", luns: ["0x4010400000000000"]}]}]
+  sample: [{bus_id: 0.0.1900, online: true, status: "0x5400050b", card_version: "0x0007", peer_wwpn: "0x0000000000000000",
+            ports: [{wwpn: "0x500507630300c562", luns: ["0x4010400000000000"]}], in_use_by_host: false, host_use: []}]
 channel_paths:
   description: Channel paths.
   returned: when channel_paths is gathered
@@ -192,7 +193,7 @@ summary:
   description: Counts of what was found.
   returned: always
   type: dict
-  sample: {subchannels: 12, devices: 10, dasds: 5, qeth_groups: 2, zfcp_adapters: 1, in_use_by_host: 4}
+  sample: {subchannels: 12, devices: 10, dasds: 5, online: 8, qeth_groups: 2, zfcp_adapters: 1, channel_paths: 6, in_use_by_host: 4}
 """
 
 import gc

@@ -32,20 +32,22 @@ options:
   fids:
     description:
       - Report only functions with these function IDs (hex, V(0x10) or V(10)).
+      - Quote them in YAML. An unquoted V(0x10) is the number 16 to YAML, so numbers are refused.
     type: list
-    elements: str
+    elements: raw
     default: []
   uids:
     description:
       - Report only functions with these user-defined IDs (hex, V(0x1) or V(1)).
+      - Quote them in YAML. An unquoted V(0x10) is the number 16 to YAML, so numbers are refused.
     type: list
-    elements: str
+    elements: raw
     default: []
   addresses:
     description:
       - Report only functions with these PCI addresses (V(0001:00:00.0)).
     type: list
-    elements: str
+    elements: raw
     default: []
   host_usage:
     description:
@@ -163,9 +165,9 @@ def run(module):
 
 def main():
     argument_spec = dict(
-        fids=dict(type="list", elements="str", default=[]),
-        uids=dict(type="list", elements="str", default=[]),
-        addresses=dict(type="list", elements="str", default=[]),
+        fids=dict(type="list", elements="raw", default=[]),
+        uids=dict(type="list", elements="raw", default=[]),
+        addresses=dict(type="list", elements="raw", default=[]),
         host_usage=dict(type="bool", default=True),
         require_s390x=dict(type="bool", default=False),
     )

@@ -1,5 +1,7 @@
 """zpci_info and ap_info against fixture trees that mirror the kernel's sysfs."""
 
+import os
+
 import pytest
 
 
@@ -75,3 +77,101 @@ def test_ap_mask_helpers():
     text = format_mask([0, 4, 255])
     assert text.startswith("0x88") and text.endswith("01") and len(text) == 66
     assert parse_mask(text) == [0, 4, 255]
+
+
+@pytest.mark.parametrize("name", ["ccw_info", "zpci_info", "ap_info"])
+@pytest.mark.parametrize("host", ["small_kvm_host", "lpar_mixed", "non_s390x_host"])
+def test_return_docs_match_the_output(run_module, host_tree, name, host):
+    """Every key the module returns is documented in RETURN (in ``contains`` or the sample),
+    and the EXAMPLES use only documented options."""
+    import importlib
+
+    import yaml
+    mod = importlib.import_module("ansible_collections.s390x.kvm.plugins.modules." + name)
+    ret, doc = yaml.safe_load(mod.RETURN), yaml.safe_load(mod.DOCUMENTATION)
+    options = set(doc["options"]) | {"host_root", "require_s390x"}
+    for task in yaml.safe_load(mod.EXAMPLES):
+        args = task.get("s390x.kvm." + name)
+        if args is not None or "s390x.kvm." + name in task:
+            assert set(args or {}) <= options
+    rc, res = run_module(name, host_root=host_tree(host))
+    assert rc == 0, res.get("msg")
+    assert set(res) - {"changed", "invocation", "warnings"} <= set(ret)
+    for key, spec in ret.items():
+        value = res.get(key)
+        items = value if isinstance(value, list) else [value]
+        items = [i for i in items if isinstance(i, dict)]
+        if not items:
+            continue
+        documented = set(spec.get("contains") or {})
+        if not documented:
+            sample = spec.get("sample")
+            documented = set((sample[0] if isinstance(sample, list) else sample) or {})
+        seen = set().union(*[set(i) for i in items])
+        assert seen <= documented, "%s.%s: undocumented %s" % (name, key, sorted(seen - documented))
+
+
+@pytest.fixture(scope="module")
+def lpar(host_tree):
+    return host_tree("lpar_mixed")
+
+
+def test_zpci_without_unique_uids_and_with_nvme_multipath(run_module, lpar):
+    rc, res = run_module("zpci_info", host_root=lpar)
+    assert rc == 0
+    funcs = dict((f["fid"], f) for f in res["functions"])
+    assert all(f["uid_is_unique"] is False and f["uid"] == 0 and f["uid_hex"] == "0x0000" for f in funcs.values())
+    # without unique UIDs the kernel numbers PCI domains itself (zpci_alloc_domain)
+    assert [f["address"] for f in res["functions"]] == ["0000:00:00.0", "0001:00:00.0", "0002:00:00.0"]
+    assert funcs[0x101]["driver"] == "vfio-pci" and funcs[0x100]["netdevs"] == ["eno256"]
+    # native NVMe multipath: the controller holds nvme0c0n1, the block device is the head nvme0n1
+    # below /sys/devices/virtual/nvme-subsystem -- and the mounted head still marks the function
+    nvme = funcs[0x200]
+    assert nvme["block_devices"] == ["nvme0n1"]
+    assert nvme["in_use_by_host"] is True and nvme["host_use"] == ["/dev/nvme0n1p1: mounted at /srv/nvme"]
+    assert funcs[0x100]["in_use_by_host"] is False
+
+
+def test_zpci_lvm_label_on_an_nvme_partition(run_module, tmp_path):
+    """An inactive volume group's PV on a namespace partition: only the on-disk label tells."""
+    from tests.fixtures.sysfs_builder import build_host
+    root = str(build_host({"arch": "s390x", "pci": [
+        {"fid": "0x20", "uid": "0x20", "vendor": "0x144d", "device": "0xa824", "class": "0x010802", "driver": "nvme",
+         "nvme": {"namespaces": [{"nsid": 1, "size_sectors": 4194304, "partitions": [{}]}]}}],
+        "lvm": {"vgs": [{"name": "vg_old", "pvs": ["nvme0n1p1"], "lvs": [{"name": "lv", "active": False}]}]}},
+        tmp_path / "h"))
+    rc, res = run_module("zpci_info", host_root=root)
+    (func,) = res["functions"]
+    assert func["host_use"] == ["LVM physical volume (LVM2 label on /dev/nvme0n1p1)"]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    # YAML reads an unquoted 0x10 as 16, which Ansible would make "16" = fid 0x16
+    ({"fids": [16]}, "fids: 16 is a number, not text: YAML reads an unquoted 0x10 as 16"),
+    ({"uids": [True]}, "uids: True is not text"),
+    ({"addresses": [{"a": 1}]}, "addresses: {'a': 1} is not text"),
+])
+def test_zpci_refuses_numbers_and_other_types(run_module, small, args, fragment):
+    rc, res = run_module("zpci_info", host_root=small, **args)
+    assert rc != 0 and fragment in res["msg"]
+
+
+def test_zpci_older_kernel_and_broken_attributes(run_module, tmp_path):
+    """Kernels before port/uid_is_unique/mio_enabled existed (torvalds@06a7fcfc), and a
+    function_id that is not a number: no traceback, null where unknown."""
+    from tests.fixtures.sysfs_builder import build_host
+    from tests.unit.conftest import HOSTS
+    root = str(build_host(os.path.join(HOSTS, "small_kvm_host.yml"), tmp_path / "old"))
+    for address in os.listdir(os.path.join(root, "sys/bus/pci/devices")):
+        base = os.path.join(root, "sys/bus/pci/devices", address)
+        for name in ("port", "fidparm", "mio_enabled", "uid_is_unique", "index", "pft", "driver_override"):
+            if os.path.exists(os.path.join(base, name)):
+                os.remove(os.path.join(base, name))
+    with open(os.path.join(root, "sys/bus/pci/devices/0020:00:00.0/function_id"), "w") as handle:
+        handle.write("garbage\n")
+    rc, res = run_module("zpci_info", host_root=root)
+    assert rc == 0, res.get("msg")
+    (nic,) = res["functions"]
+    assert nic["fid"] == 0x10 and nic["port"] is None and nic["uid_is_unique"] is None and nic["mio_enabled"] is None
+    assert nic["pft"] is None and nic["pft_name"] is None and nic["driver_override"] is None
+    assert res["summary"]["non_zpci_functions"] == 1
