@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# The main job: discovery of the bundled example IBM Z KVM host, as tables and JSON.
-# Installs what it needs (Debian packages, a virtualenv, the collection) on first use.
+# The main job, against the embedded default environment:
+#   1. discovery of the bundled example IBM Z KVM host (a sysfs tree with DASDs, OSA, HiperSockets,
+#      FCP, zPCI and crypto), as tables and JSON;
+#   2. discovery of the emulated IBM Z host: Debian's s390x 6.12 kernel under qemu-system-s390x,
+#      its real css/ccw/zPCI sysfs read over ssh like any Z host;
+#   3. an s390x guest on a real libvirtd (qemu-system-s390x TCG) deployed from inventory variables
+#      by s390x.kvm.deploy_guests, shown as the guest saw it and as domain_info reports it, removed.
+# Usage: scripts/demo.sh [1 2 3]   (default: all parts; S390X_KVM_DEMO_KEEP=1 keeps the guest)
+# Installs what it needs (Debian packages, a virtualenv, the collection, the test bed) on first use.
 source "$(dirname "$0")/lib.sh"
 base_setup
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(1 2 3)
+tb_cache=$S390X_KVM_CACHE/testbed
 
 demo_root=${S390X_KVM_DEMO_ROOT:-$S390X_KVM_CACHE/demo/example-zhost}
 export S390X_KVM_DEMO_ROOT=$demo_root
-log "building the example Z host tree at $demo_root"
-(cd "$S390X_KVM_ROOT" && python -m tests.fixtures.sysfs_builder tests/fixtures/hosts/small_kvm_host.yml "$demo_root" --force)
-
 report_dir=$S390X_KVM_CACHE/demo/reports
-log "discovering it with s390x.kvm.discover"
-ansible-playbook -i "$S390X_KVM_ROOT/playbooks/inventory/demo.yml" "$S390X_KVM_ROOT/playbooks/discover.yml" \
-    -e report_dir="$report_dir"
-log "JSON report: $report_dir/example-zhost.json"
-python - "$report_dir/example-zhost.json" <<'PY'
+
+part_1() {
+    log "part 1: building the example Z host tree at $demo_root"
+    (cd "$S390X_KVM_ROOT" && python -m tests.fixtures.sysfs_builder tests/fixtures/hosts/small_kvm_host.yml "$demo_root" --force)
+    log "discovering it with s390x.kvm.discover"
+    ansible-playbook -i "$S390X_KVM_ROOT/playbooks/inventory/demo.yml" "$S390X_KVM_ROOT/playbooks/discover.yml" \
+        -e report_dir="$report_dir"
+    log "JSON report: $report_dir/example-zhost.json"
+    python - "$report_dir/example-zhost.json" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 for section in ("ccw", "zpci", "ap"):
@@ -24,3 +35,57 @@ print(json.dumps({"summary": report["ccw"]["summary"], "ipl": report["ccw"].get(
                   "zpci": report["zpci"]["functions"][:2]}, indent=2))
 print("... full report: %s" % sys.argv[1])
 PY
+}
+
+part_2() {
+    local zhost=$S390X_KVM_ROOT/tests/testbed/zhost started=""
+    log "part 2: the emulated IBM Z host (Debian's s390x 6.12 kernel under qemu-system-s390x, TCG)"
+    if ! bash "$zhost/status.sh" >/dev/null 2>&1; then
+        started=1
+        trap 'bash "$S390X_KVM_ROOT/tests/testbed/zhost/down.sh" >/dev/null 2>&1 || true' EXIT
+    fi
+    bash "$zhost/up.sh"
+    log "discovering it over ssh with s390x.kvm.discover"
+    ansible-playbook -i "$tb_cache/zhost/inventory.yml" "$S390X_KVM_ROOT/playbooks/discover.yml" -e report_dir="$report_dir"
+    log "JSON report: $report_dir/zhost.json"
+    if [ -n "$started" ]; then
+        bash "$zhost/down.sh"
+        trap - EXIT
+    fi
+}
+
+part_3() {
+    local vars=$S390X_KVM_CACHE/demo/guest-vars.yml
+    log "part 3: an s390x guest on a real libvirtd (kvmhost1 of the test bed)"
+    bash "$S390X_KVM_ROOT/tests/testbed/libvirt/up.sh"
+    bash "$S390X_KVM_ROOT/tests/testbed/guest/build.sh"
+    # The guest's variables, as an operator writes them in an inventory (paths of this machine).
+    python - "$tb_cache" "$vars" "${S390X_KVM_DEMO_KEEP:-0}" <<'PY'
+import json, os, sys, yaml
+tb_cache, out, keep = sys.argv[1:]
+image = json.load(open(os.path.join(tb_cache, "guest", "image.json")))
+work = os.path.join(tb_cache, "libvirt", "images", "demo")
+guest = {
+    "name": "demo-guest", "memory_mib": 512,
+    "kernel": image["kernel"], "initrd": image["initrd"], "cmdline": image["cmdline"] + " tb.virtiofs=share",
+    "console_log": os.path.join(work, "demo-guest.console.log"),
+    "disks": [{"name": "vda", "kind": "image", "path": os.path.join(work, "root.qcow2")},
+              {"name": "sda", "kind": "cdrom", "path": os.path.join(work, "install.iso")}],
+    "interfaces": [{"kind": "bridge", "source": "demobr0", "name": "lan"}],
+    "filesystems": [{"tag": "share", "source": os.path.join(work, "share")}],
+    "gpu": True, "keyboard": True, "mouse": True,
+}
+yaml.safe_dump({"kvm_guests": [guest], "demo_dir": work, "demo_netns": "s390xkvm-h1", "demo_bridge": "demobr0",
+                "demo_keep": keep == "1", "deploy_guests_hosts": "kvmhost1", "guest_uri": "{{ libvirt_uri }}"},
+               open(out, "w"), default_flow_style=False)
+PY
+    rm -f "$tb_cache/libvirt/images/demo/demo-guest.console.log"
+    ansible-playbook -i "$S390X_KVM_ROOT/tests/testbed/libvirt/inventory.yml" "$S390X_KVM_ROOT/scripts/demo/guest.yml" -e "@$vars"
+}
+
+for part in "${parts[@]}"; do
+    case $part in
+        1|2|3) "part_$part" ;;
+        *) echo "unknown part $part (allowed: 1 2 3)" >&2; exit 2 ;;
+    esac
+done
