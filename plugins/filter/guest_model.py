@@ -212,6 +212,42 @@ def existing_devnos(existing_xml):
     return pins
 
 
+def stored_nics(existing_xml):
+    """[((kind, transport), mac)] of the interfaces in the stored definition, in order."""
+    if not existing_xml:
+        return []
+    nics = []
+    for element in domain_xml.normalize(existing_xml, canonical_console=False).findall("./devices/interface"):
+        mac, address = element.find("mac"), element.find("address")
+        kind = {"direct": "macvtap", "bridge": "bridge"}.get(element.get("type"))
+        if element.find("virtualport") is not None and element.find("virtualport").get("type") == "openvswitch":
+            kind = "ovs"
+        if kind and mac is not None:
+            transport = "pci" if address is not None and address.get("type") == "pci" else "ccw"
+            nics.append(((kind, transport), mac.get("address")))
+    return nics
+
+
+def keep_stored_macs(ifaces, stored):
+    """An interface whose generated MAC libvirt does not store takes a stored MAC nobody claims.
+
+    A generated MAC derives from the interface's name, by default kind:source: without this,
+    moving an interface to another bridge would give the guest a new NIC (new MAC, new devno)
+    instead of changing exactly its source.
+    """
+    claimed = set(iface["mac"] for iface in ifaces)
+    stored_macs = set(mac for _kind, mac in stored)
+    free = [(kind, mac) for kind, mac in stored if mac not in claimed]
+    for iface in ifaces:
+        if not iface["generated_mac"] or iface["mac"] in stored_macs:
+            continue
+        for entry in free:
+            if entry[0] == (iface["kind"], iface["transport"]):
+                iface["mac"], iface["key"] = entry[1], "interface[%s]" % entry[1]
+                free.remove(entry)
+                break
+
+
 class Allocator(object):
     """Deterministic CCW devno allocation: explicit first, then kept (pinned), then lowest free in range."""
 
@@ -582,10 +618,15 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
 
     macs, names = {}, set()
     zpci_uids, zpci_fids = {}, {}
+    ifaces = []
     for index, item in enumerate(_check_list("guest_interfaces", spec.get("interfaces"))):
         var = "guest_interfaces[%d]" % index
         iface = _interface(var, item, name, names)
-        iface["var"] = var
+        iface.update(var=var, generated_mac=not item.get("mac"))
+        ifaces.append((item, iface))
+    keep_stored_macs([iface for _item, iface in ifaces], stored_nics(existing_xml))
+    for item, iface in ifaces:
+        var = iface["var"]
         if iface["mac"] in macs:
             fail(var + ".mac", "%s is also the MAC of %s" % (iface["mac"], macs[iface["mac"]]))
         macs[iface["mac"]] = var

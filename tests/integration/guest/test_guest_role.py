@@ -236,3 +236,27 @@ def test_playbook_prepares_passthrough_devices_given_by_bus_id_first(acceptance,
     assert prepared and prepared[0]["result"]["invocation"]["module_args"]["devices"] == ["0.0.e714"], prepared
     assert "not an IBM Z (s390x) host" in " ".join(run.failures())
     assert lookup(host, name) is None and not run.results("Read the stored definition")
+
+
+def test_moving_an_unnamed_interface_to_another_bridge_keeps_its_mac_and_devno(acceptance, playbook):
+    host, _guest, _console = acceptance
+    name = "gx-move-nic"
+    remove(host, name)
+    spec = {"name": name, "memory_mib": 256, "state": "present",
+            "interfaces": [{"kind": "bridge", "source": "gxbr-a"}, {"kind": "bridge", "source": "gxbr-b"}]}
+    try:
+        assert playbook.run([spec]).rc == 0
+        before = ET.fromstring(lookup(host, name).XMLDesc(2))
+        moved = dict(spec, interfaces=[{"kind": "bridge", "source": "gxbr-c"}, spec["interfaces"][1]])
+        run = playbook.run([moved])
+        assert run.rc == 0 and run.changed == 1, run.failures()
+        mac = before.find("./devices/interface/mac").get("address")
+        assert [c["path"] for c in run.results("Define the guest")[0]["changes"]] == [
+            "domain/devices/interface[%s]/source/@bridge" % mac]
+        after = ET.fromstring(lookup(host, name).XMLDesc(2))
+        assert [(i.find("mac").get("address"), i.find("address").get("devno"))
+                for i in after.findall("./devices/interface")] == [
+            (i.find("mac").get("address"), i.find("address").get("devno")) for i in before.findall("./devices/interface")]
+        assert playbook.run([moved]).changed == 0
+    finally:
+        remove(host, name)

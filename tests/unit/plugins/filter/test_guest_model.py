@@ -353,3 +353,18 @@ def test_interface_devnos_stay_when_one_in_the_middle_is_removed_or_added():
     key = "interface[%s]" % stable_mac("web1", "bridge:br2")
     assert after[key] == before[key] == "0x2002"
     assert after["interface[%s]" % stable_mac("web1", "macvtap:enc100")] == "0x2003"   # not br1's 0x2001
+
+
+def test_moving_an_interface_to_another_bridge_changes_exactly_its_source():
+    nics = [{"kind": "bridge", "source": "br0"}, {"kind": "macvtap", "source": "enc100"}]
+    stored = render(guest_model(base(interfaces=nics)))
+    moved = [{"kind": "bridge", "source": "br1"}, nics[1]]
+    model = guest_model(base(interfaces=moved), existing_xml=stored)
+    # the MAC derives from kind:source; without the stored one the guest would get a new NIC
+    assert [d["mac"] for d in model["devices"] if d["partial"] == "interface"] == [
+        stable_mac("web1", "bridge:br0"), stable_mac("web1", "macvtap:enc100")]
+    result = dx.compare(render(model), dx.to_text(dx.normalize(stored)))    # console as libvirt stores it
+    assert [c["path"] for c in result.changes] == [
+        "domain/devices/interface[%s]/source/@bridge" % stable_mac("web1", "bridge:br0")]
+    added = guest_model(base(interfaces=nics + [{"kind": "bridge", "source": "br2"}]), existing_xml=stored)
+    assert [d["mac"] for d in added["devices"] if d["partial"] == "interface"][2] == stable_mac("web1", "bridge:br2")
