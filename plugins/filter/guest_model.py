@@ -33,7 +33,8 @@ description:
     C(fid) through C(zpci_functions) (the C(functions) of M(s390x.kvm.zpci_info); the guest sees the
     host's uid and fid unless C(zpci_uid)/C(zpci_fid) say otherwise).
   - Generates stable MAC addresses (C(52:54:00) plus a hash of guest name and interface name) for
-    interfaces that have none.
+    interfaces that have none; an interface whose source changed keeps the MAC O(existing_xml) stores
+    for it (one of the same kind that no other interface claims), so it stays the same NIC.
 options:
   _input:
     description: The role's variables without the C(guest_) prefix (C(name), C(disks), C(interfaces), ...).
