@@ -21,8 +21,8 @@ description:
     C(guest_disks[1].devno).
   - Also checks what the argument spec cannot see when the guest comes as one O(_input) dictionary
     (P(s390x.kvm.guest#role)'s C(guest_definition), as the P(s390x.kvm.deploy_guests#playbook) playbook
-    passes it): unknown settings (typos such as C(memory) for C(memory_mib)), types (booleans written
-    as C("no"), numbers as C(true)), names and paths that go into the XML, unique boot orders.
+    passes it) - unknown settings (typos such as C(memory) for C(memory_mib)), types (booleans written
+    as C(no) in quotes, numbers as C(true)), names and paths that go into the XML, unique boot orders.
   - Allocates virtio CCW device numbers (cssid C(0xfe)) deterministically and without clashes; devices
     keep the device numbers they have in O(existing_xml), so adding or removing one device never moves
     another. Each kind has its own range (disks 0x1000, interfaces 0x2000, virtio-fs 0x3000, SCSI
@@ -338,8 +338,8 @@ def _disk(var, item, iothreads):
             fail(var + ".bus_id", "%r is not a CCW bus ID such as 0.0.1234" % bus_id)
         path = "/dev/disk/by-path/ccw-%s" % str(bus_id).lower()
     elif kind == "scsi" and not path:
-        wwid = _text(var + ".wwid", _required(var, item, "wwid", "the multipath WWID of the SCSI LUN, or give path "
-                                                   "(a multipath node)"), r"^[0-9A-Za-z._:-]+$", "a multipath WWID")
+        wwid = _required(var, item, "wwid", "the multipath WWID of the SCSI LUN, or give path (a multipath node)")
+        _text(var + ".wwid", wwid, r"^[0-9A-Za-z._:-]+$", "a multipath WWID")
         path = "/dev/disk/by-id/dm-uuid-mpath-%s" % wwid
     elif kind != "cdrom" and not path:
         _required(var, item, "path", "the %s" % ("image file" if kind == "image" else "block device node"))
@@ -553,8 +553,8 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
     if spec.get("uuid"):
         _text("guest_uuid", spec["uuid"], _UUID.pattern, "a UUID such as 5a390b1e-0000-4000-8000-000000000001")
     machine = spec.get("machine") or "s390-ccw-virtio"
-    _text("guest_machine", machine, r"^s390-ccw-virtio(-[0-9.]+)?$", "an s390x machine type (s390-ccw-virtio or a "
-                                                                      "versioned one such as s390-ccw-virtio-7.2)")
+    _text("guest_machine", machine, r"^s390-ccw-virtio(-[0-9.]+)?$",
+          "an s390x machine type (s390-ccw-virtio or a versioned one such as s390-ccw-virtio-7.2)")
     for key in ("kernel", "initrd", "console_log"):
         if spec.get(key):
             _abspath("guest_" + key, spec[key], "an absolute path on the host")

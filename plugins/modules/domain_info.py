@@ -22,7 +22,7 @@ description:
     and QEMU's and libvirt's behaviour on s390x (every zPCI device, emulated or passed through, is
     non-migratable in QEMU 7.2; vhost-scsi is non-migratable; a mounted virtio-9p export blocks
     migration; libvirt refuses a writable disk image on a file system that is not shared).
-  - Disk images are judged only when O(uri) is local (the module reads this host's mounts): an image
+  - Disk images are judged only when O(uri) is local (the module reads this host's mounts). An image
     on NFS, GFS2, OCFS2, CephFS, GPFS, CIFS or GlusterFS is shared, anything else is a local disk.
     DASD, FCP multipath and other block devices count as reachable from the destination.
   - Optionally reports the host's capabilities for s390x guests (whether KVM is available).

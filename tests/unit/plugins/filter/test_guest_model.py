@@ -319,8 +319,8 @@ IMG = {"name": "vda", "kind": "image", "path": "/a.raw"}
     (base(disks=[dict(IMG, boot_order=0)]), "guest_disks[0].boot_order: 0 is out of range (1 to 999)"),
     (base(disks=[dict(IMG, boot_order=1), {"name": "vdb", "kind": "image", "path": "/b", "boot_order": 1}]),
      "guest_disks[1].boot_order: boot order 1 is also given to guest_disks[0]"),
-    (base(disks=[{"name": "vda", "kind": "cdrom", "bus": "virtio"}]), "guest_disks[0].bus: a CD/DVD drive sits on the "
-                                                                       "SCSI bus"),
+    (base(disks=[{"name": "vda", "kind": "cdrom", "bus": "virtio"}]),
+     "guest_disks[0].bus: a CD/DVD drive sits on the SCSI bus"),
     (base(disks=[dict(IMG, serial="a<b")]), "guest_disks[0].serial: 'a<b' is not a disk serial"),
     (base(cpu_model="z15</model>"), "guest_cpu_model: 'z15</model>' is not a CPU model name"),
     (base(machine="pc-q35"), "guest_machine: 'pc-q35' is not an s390x machine type"),
