@@ -31,13 +31,24 @@ VFIO_AP_MIN_HWTYPE = 10
 
 
 def parse_mask(text):
-    """Set bit numbers of a 256-bit AP mask (bit 0 = MSB) -> sorted list of ids."""
-    text = (text or "").strip()
-    if not text.startswith("0x"):
+    """Set bit numbers of a 256-bit AP mask (bit 0 = MSB) -> sorted list of ids; [] when the text
+    is not a mask (see is_mask)."""
+    if not is_mask(text):
         return []
+    text = text.strip()
     value = int(text, 16)
     width = (len(text) - 2) * 4
     return [i for i in range(width) if value & (1 << (width - 1 - i))]
+
+
+def is_mask(text):
+    """Whether an apmask/aqmask read is a mask ("0x" + hex digits), not a missing or broken file."""
+    text = (text or "").strip()
+    try:
+        int(text[2:], 16)
+    except ValueError:
+        return False
+    return text.startswith("0x")
 
 
 def format_mask(ids, bits=MASK_BITS):
@@ -55,8 +66,32 @@ def parse_apqns(text):
         if not line or "." not in line:
             continue
         card, _sep, dom = line.partition(".")
-        result.append({"adapter": int(card, 16) if card else None, "domain": int(dom, 16) if dom else None})
+        result.append({"adapter": _int(card, 16), "domain": _int(dom, 16)})
     return result
+
+
+def parse_ids(values, option):
+    """Adapter or domain numbers of an option: integers, or text in decimal or 0x hex, 0-255."""
+    ids = []
+    for value in values or []:
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str):
+            text = value.strip().lower()
+            number = _int(text[2:], 16) if text.startswith("0x") else _int(text, 10)
+        if number is None or not 0 <= number < MASK_BITS:
+            raise ValueError("%s: %r is not an AP number; allowed: 0-255 as a number, decimal text or 0x hex (0x00-0xff)"
+                             % (option, value))
+        ids.append(number)
+    return ids
+
+
+def _split(ids, in_mask, wanted):
+    if in_mask is None:
+        return None
+    in_mask = set(in_mask)
+    return [i for i in ids if (i in in_mask) == wanted]
 
 
 def _int(text, base=10):
@@ -88,16 +123,17 @@ class ApDiscovery(object):
         max_domain = _int(fs.read(base + "ap_max_domain_id", default=""))
         adapters = range((max_adapter if max_adapter is not None else MASK_BITS - 1) + 1)
         domains = range((max_domain if max_domain is not None else MASK_BITS - 1) + 1)
-        host_adapters = set(parse_mask(apmask))
-        host_domains = set(parse_mask(aqmask))
+        host_adapters = parse_mask(apmask) if is_mask(apmask) else None
+        host_domains = parse_mask(aqmask) if is_mask(aqmask) else None
         return {
             "apmask": apmask or None,
             "aqmask": aqmask or None,
-            # Masks have 256 bits; only ids up to the machine's maximum exist.
-            "host_adapters": [a for a in adapters if a in host_adapters],
-            "host_domains": [d for d in domains if d in host_domains],
-            "vfio_adapters": [a for a in adapters if a not in host_adapters],
-            "vfio_domains": [d for d in domains if d not in host_domains],
+            # Masks have 256 bits; only ids up to the machine's maximum exist. A mask that cannot
+            # be read says nothing: null, not "everything is free for vfio_ap".
+            "host_adapters": _split(adapters, host_adapters, True),
+            "host_domains": _split(domains, host_domains, True),
+            "vfio_adapters": _split(adapters, host_adapters, False),
+            "vfio_domains": _split(domains, host_domains, False),
             "ap_domain": _int(fs.read(base + "ap_domain", default="")),
             "max_adapter_id": max_adapter,
             "max_domain_id": max_domain,
@@ -167,7 +203,8 @@ class ApDiscovery(object):
                 "mdev_type": fs.link_name(base + "mdev_type"),
                 "matrix": parse_apqns(fs.read(base + "matrix", default="")),
                 "guest_matrix": parse_apqns(fs.read(base + "guest_matrix", default="")),
-                "control_domains": [int(x, 16) for x in fs.read(base + "control_domains", default="").split()],
+                "control_domains": [d for d in (_int(x, 16) for x in fs.read(base + "control_domains", default="").split())
+                                    if d is not None],
             }
         for name in fs.listdir("/etc/mdevctl.d/matrix"):
             if not _UUID_RE.match(name):
@@ -176,13 +213,16 @@ class ApDiscovery(object):
                 config = json.loads(fs.read("/etc/mdevctl.d/matrix/" + name, default="{}"))
             except ValueError:
                 config = {}
+            if not isinstance(config, dict):
+                config = {}  # mdevctl writes an object; anything else is a broken file
             entry = found.setdefault(name, {
                 "uuid": name, "active": False, "mdev_type": config.get("mdev_type"),
                 "matrix": [], "guest_matrix": [], "control_domains": [],
             })
             entry["persistent"] = True
             entry["autostart"] = config.get("start") == "auto"
-            entry["defined_attrs"] = config.get("attrs", [])
+            attrs = config.get("attrs")
+            entry["defined_attrs"] = attrs if isinstance(attrs, list) else []
         for uuid, entry in found.items():
             entry.setdefault("persistent", False)
             entry.setdefault("autostart", False)

@@ -33,15 +33,15 @@ extends_documentation_fragment:
 options:
   adapters:
     description:
-      - Report only these adapters (cards), as numbers 0-255 (decimal or V(0x..) hex).
+      - Report only these adapters (cards), as numbers 0-255, or text in decimal or V(0x..) hex.
     type: list
-    elements: int
+    elements: raw
     default: []
   domains:
     description:
-      - Report only queues of these domains, as numbers 0-255 (decimal or V(0x..) hex).
+      - Report only queues of these domains, as numbers 0-255, or text in decimal or V(0x..) hex.
     type: list
-    elements: int
+    elements: raw
     default: []
 notes:
   - Only adapters of hardware type 10 (CEX4) or later can be given to guests with vfio_ap; see
@@ -65,7 +65,7 @@ EXAMPLES = r"""
 - name: Only adapter 3 and domain 0x47
   s390x.kvm.ap_info:
     adapters: [3]
-    domains: [0x47]
+    domains: ["0x47"]
 """
 
 RETURN = r"""
@@ -88,10 +88,14 @@ bus:
   contains:
     apmask: {description: "Adapters reserved for the host's default drivers (256-bit mask).", type: str}
     aqmask: {description: "Domains reserved for the host's default drivers (256-bit mask).", type: str}
-    host_adapters: {description: "Adapter numbers (up to max_adapter_id) set in apmask: kept by the host.", type: list, elements: int}
-    host_domains: {description: "Domain numbers (up to max_domain_id) set in aqmask: kept by the host.", type: list, elements: int}
-    vfio_adapters: {description: "Adapter numbers (up to max_adapter_id) not in apmask: free for vfio_ap.", type: list, elements: int}
-    vfio_domains: {description: "Domain numbers (up to max_domain_id) not in aqmask: free for vfio_ap.", type: list, elements: int}
+    host_adapters: {description: "Adapter numbers (up to max_adapter_id) set in apmask: kept by the host. Null when apmask cannot be read.",
+                    type: list, elements: int}
+    host_domains: {description: "Domain numbers (up to max_domain_id) set in aqmask: kept by the host. Null when aqmask cannot be read.",
+                   type: list, elements: int}
+    vfio_adapters: {description: "Adapter numbers (up to max_adapter_id) not in apmask: free for vfio_ap. Null when apmask cannot be read.",
+                    type: list, elements: int}
+    vfio_domains: {description: "Domain numbers (up to max_domain_id) not in aqmask: free for vfio_ap. Null when aqmask cannot be read.",
+                   type: list, elements: int}
     ap_domain: {description: "Default domain.", type: int}
     max_adapter_id: {description: "Highest adapter number.", type: int}
     max_domain_id: {description: "Highest domain number.", type: int}
@@ -123,20 +127,20 @@ matrix_mdevs:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.ap import ApDiscovery
+from ansible_collections.s390x.kvm.plugins.module_utils.ap import ApDiscovery, parse_ids
 from ansible_collections.s390x.kvm.plugins.module_utils.common import not_s390x, open_host, run_host_module
 
 
 def run(module):
     params = module.params
-    for option in ("adapters", "domains"):
-        bad = [v for v in params[option] if not 0 <= v <= 255]
-        if bad:
-            module.fail_json(msg="%s: %s out of range; allowed: 0-255 (0x00-0xff)" % (option, ", ".join(str(b) for b in bad)))
+    try:
+        adapters, domains = parse_ids(params["adapters"], "adapters"), parse_ids(params["domains"], "domains")
+    except ValueError as err:
+        module.fail_json(msg=str(err))
     fs = open_host(module)
     if not fs.isdir("/sys/bus/css"):
         not_s390x(module, fs, "/sys/bus/css", ap_bus=False, cards=[], queues=[], matrix_mdevs=[])
-    discovery = ApDiscovery(fs, params["adapters"], params["domains"])
+    discovery = ApDiscovery(fs, adapters, domains)
     if not discovery.is_present():
         return dict(changed=False, s390x_host=True, ap_bus=False, cards=[], queues=[], matrix_mdevs=[],
                     msg="No AP bus (/sys/bus/ap): the ap module is not loaded or no crypto adapters are configured.")
@@ -147,8 +151,8 @@ def run(module):
 
 def main():
     argument_spec = dict(
-        adapters=dict(type="list", elements="int", default=[]),
-        domains=dict(type="list", elements="int", default=[]),
+        adapters=dict(type="list", elements="raw", default=[]),
+        domains=dict(type="list", elements="raw", default=[]),
         require_s390x=dict(type="bool", default=False),
     )
     run_host_module(AnsibleModule, argument_spec, run, errors=())

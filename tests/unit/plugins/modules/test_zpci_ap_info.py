@@ -69,7 +69,58 @@ def test_ap_filters_and_bad_input(run_module, small):
     rc, res = run_module("ap_info", host_root=small, adapters=[3], domains=[6])
     assert [q["apqn"] for q in res["queues"]] == ["03.0006"] and [c["id"] for c in res["cards"]] == [3]
     rc, res = run_module("ap_info", host_root=small, adapters=[256])
-    assert rc != 0 and "adapters: 256 out of range" in res["msg"]
+    assert rc != 0 and "adapters: 256 is not an AP number; allowed: 0-255" in res["msg"]
+    # text in decimal or 0x hex, as documented (Ansible's int elements refused "0x07")
+    rc, res = run_module("ap_info", host_root=small, adapters=["4"], domains=["0x07", "06"])
+    assert rc == 0 and [q["apqn"] for q in res["queues"]] == ["04.0006", "04.0007"]
+
+
+@pytest.mark.parametrize("value", ["abc", "0x1ff", -1, True, "", "4.5"])
+def test_ap_bad_numbers_name_the_value(run_module, small, value):
+    rc, res = run_module("ap_info", host_root=small, domains=[5, value])
+    assert rc != 0 and res["msg"] == "domains: %r is not an AP number; allowed: 0-255 as a number, decimal text or 0x hex (0x00-0xff)" % (value,)
+
+
+def test_ap_bus_without_cards_and_broken_files(run_module, tmp_path):
+    """An AP bus with no adapters (none configured to the LPAR), an mdevctl file that is not an
+    object, and masks/matrix files that do not parse: no traceback."""
+    from tests.fixtures.sysfs_builder import build_host
+    root = str(build_host({"arch": "s390x", "ap": {"cards": []}}, tmp_path / "empty"))
+    rc, res = run_module("ap_info", host_root=root)
+    assert rc == 0 and res["ap_bus"] is True and res["cards"] == [] and res["queues"] == [] and res["matrix_mdevs"] == []
+    assert res["bus"]["host_adapters"] == list(range(64))
+    root = str(build_host(os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "hosts", "small_kvm_host.yml"),
+                          tmp_path / "broken"))
+    uuid = "62177883-f1bb-47f0-914d-32a22e3a8804"
+    for rel, text in (("etc/mdevctl.d/matrix/" + uuid, "[1, 2]\n"), ("sys/bus/ap/apmask", "0xzz\n"),
+                      ("sys/devices/vfio_ap/matrix/%s/matrix" % uuid, "zz.zzzz\n"),
+                      ("sys/devices/vfio_ap/matrix/%s/control_domains" % uuid, "0007\nxyz\n")):
+        with open(os.path.join(root, rel), "w") as handle:
+            handle.write(text)
+    rc, res = run_module("ap_info", host_root=root)
+    assert rc == 0, res.get("msg")
+    (mdev,) = res["matrix_mdevs"]
+    assert mdev["persistent"] is True and mdev["defined_attrs"] == [] and mdev["autostart"] is False
+    assert mdev["matrix"] == [{"adapter": None, "domain": None}] and mdev["control_domains"] == [7]
+    # an apmask that does not parse says nothing: not "every adapter is free for vfio_ap"
+    assert res["bus"]["host_adapters"] is None and res["bus"]["vfio_adapters"] is None
+    assert res["bus"]["vfio_domains"] == [7]
+
+
+def test_ap_info_with_an_empty_or_no_ap_bus(run_module, tmp_path):
+    import shutil
+
+    from tests.fixtures.sysfs_builder import build_host
+    from tests.unit.conftest import HOSTS
+    # lpar_mixed: /sys/bus/ap exists (the bus is registered) but has no attributes or devices
+    root = str(build_host(os.path.join(HOSTS, "lpar_mixed.yml"), tmp_path / "h"))
+    rc, res = run_module("ap_info", host_root=root)
+    assert rc == 0 and res["ap_bus"] is True and res["cards"] == [] and res["queues"] == []
+    assert res["bus"]["apmask"] is None and res["bus"]["vfio_adapters"] is None and res["bus"]["vfio_domains"] is None
+    shutil.rmtree(os.path.join(root, "sys/bus/ap"))
+    rc, res = run_module("ap_info", host_root=root)
+    assert rc == 0 and res["s390x_host"] is True and res["ap_bus"] is False and "No AP bus" in res["msg"]
+    assert res["cards"] == [] and "bus" not in res
 
 
 def test_ap_mask_helpers():
