@@ -158,6 +158,52 @@ def test_stable_mac():
     assert mac == stable_mac("web1", "bridge:br0") and mac.startswith("52:54:00:")
 
 
+IMG = {"name": "vda", "kind": "image", "path": "/a.raw"}
+
+
+# guest_definition (the deploy_guests playbook) bypasses the role's argument spec: the filter is the only check
+GUEST_DEFINITION_CASES = [
+    (base(memory=2048), "guest_memory: unknown setting; allowed: "),
+    (base(disks=[dict(IMG, chache="none")]), "guest_disks[0].chache: unknown setting; allowed: boot_order, bus,"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "ip": "10.0.0.1"}]), "guest_interfaces[0].ip: unknown"),
+    (base(hostdevs=[{"kind": "vfio-ap", "uuid": MDEV_AP, "mdev": "x"}]), "guest_hostdevs[0].mdev: unknown"),
+    (base(memory_mib=True), "guest_memory_mib: True is not a whole number of MiB"),
+    (base(memory_mib=1.5), "guest_memory_mib: 1.5 is not a whole number of MiB"),
+    (base(memory_mib="2G"), "guest_memory_mib: '2G' is not a whole number of MiB (2 GiB is 2048)"),
+    (base(disks=[dict(IMG, devno="0.4.0001")]), "guest_disks[0].devno: 0.4.0001: the subchannel set ID (the middle "
+                                                "part) must be 0 to 3"),
+    (base(disks=[dict(IMG, devno=0x10000)]), "guest_disks[0].devno: 0x10000 is out of range (0x0000-0xffff)"),
+    (base(disks=[dict(IMG, devno="0x10000")]), "guest_disks[0].devno: '0x10000' is not a device number (0x0000-0xffff"),
+    (base(disks=[dict(IMG, devno=1.0)]), "guest_disks[0].devno: 1.0 is not a device number"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "mac": 5}]), "guest_interfaces[0].mac: 5 is not a MAC"),
+    (base(interfaces=[{"kind": "bridge", "source": "br'0"}]), "guest_interfaces[0].source: \"br'0\" is not a host "
+                                                              "interface name"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "mode": "vepa"}]), "guest_interfaces[0].mode: only macvtap"),
+    (base(interfaces=[{"kind": "bridge", "source": "br0", "interfaceid": "x"}]), "guest_interfaces[0].interfaceid: 'x' "
+                                                                                 "is not a UUID"),
+    (base(hostdevs=[{"kind": "vfio-pci", "address": "0001:00:00.0", "zpci_uid": 0}]),
+     "guest_hostdevs[0].zpci_uid: 0 is out of range (1 to 65535)"),
+    (base(hostdevs=[{"kind": "vfio-ccw", "uuid": 5}]), "guest_hostdevs[0].uuid: 5 is not a UUID"),
+    (base(hostdevs=[{"kind": "vfio-pci", "address": 1}]), "guest_hostdevs[0].address: 1 is not a PCI address"),
+    (base(hostdevs=[{"kind": "vfio-pci", "address": "0001:00:00.0", "managed": "maybe"}]),
+     "guest_hostdevs[0].managed: 'maybe' is not a boolean"),
+    (base(filesystems=[{"tag": 5, "source": "/srv"}]), "guest_filesystems[0].tag: 5 is not a mount tag"),
+    (base(filesystems=[{"tag": "t", "source": "srv"}]), "guest_filesystems[0].source: 'srv' is not an absolute"),
+    (base(disks=[dict(IMG, boot_order=0)]), "guest_disks[0].boot_order: 0 is out of range (1 to 999)"),
+    (base(disks=[dict(IMG, boot_order=1), {"name": "vdb", "kind": "image", "path": "/b", "boot_order": 1}]),
+     "guest_disks[1].boot_order: boot order 1 is also given to guest_disks[0]"),
+    (base(disks=[{"name": "vda", "kind": "cdrom", "bus": "virtio"}]),
+     "guest_disks[0].bus: a CD/DVD drive sits on the SCSI bus"),
+    (base(disks=[dict(IMG, serial="a<b")]), "guest_disks[0].serial: 'a<b' is not a disk serial"),
+    (base(cpu_model="z15</model>"), "guest_cpu_model: 'z15</model>' is not a CPU model name"),
+    (base(machine="pc-q35"), "guest_machine: 'pc-q35' is not an s390x machine type"),
+    (base(vnc_listen="0.0.0.0'"), "guest_vnc_listen: \"0.0.0.0'\" is not an IPv4 or IPv6 address"),
+    (base(kernel="vmlinuz"), "guest_kernel: 'vmlinuz' is not an absolute path on the host"),
+    (base(uuid="not-a-uuid"), "guest_uuid: 'not-a-uuid' is not a UUID"),
+    (base(gpu="maybe"), "guest_gpu: 'maybe' is not a boolean"),
+]
+
+
 @pytest.mark.parametrize("spec, message", [
     (base(disks=[{"name": "vda", "kind": "image", "path": "/a", "devno": "0x1"}],
           interfaces=[{"kind": "bridge", "source": "br0", "devno": 1}]),
@@ -193,7 +239,7 @@ def test_stable_mac():
     (base(disks="vda"), "guest_disks: must be a list"),
     (base(name="bad name"), "guest_name: 'bad name' is not a usable domain name"),
     (base(initrd="/boot/initrd"), "guest_kernel: required when guest_initrd"),
-])
+] + GUEST_DEFINITION_CASES)
 def test_wrong_input_names_the_variable(spec, message):
     with pytest.raises(GuestError) as info:
         guest_model(spec, domain_type="kvm")
@@ -284,55 +330,6 @@ def test_scsi_units_avoid_what_disks_and_tapes_ask_for():
     units = dict((d["target"], d["unit"]) for d in model["devices"] if d["partial"] == "disk")
     assert units == {"sda": 2, "sdb": 0}
 
-
-IMG = {"name": "vda", "kind": "image", "path": "/a.raw"}
-
-
-@pytest.mark.parametrize("spec, message", [
-    # guest_definition (the deploy_guests playbook) bypasses the role's argument spec: the filter is the only check
-    (base(memory=2048), "guest_memory: unknown setting; allowed: "),
-    (base(disks=[dict(IMG, chache="none")]), "guest_disks[0].chache: unknown setting; allowed: boot_order, bus,"),
-    (base(interfaces=[{"kind": "bridge", "source": "br0", "ip": "10.0.0.1"}]), "guest_interfaces[0].ip: unknown"),
-    (base(hostdevs=[{"kind": "vfio-ap", "uuid": MDEV_AP, "mdev": "x"}]), "guest_hostdevs[0].mdev: unknown"),
-    (base(memory_mib=True), "guest_memory_mib: True is not a whole number of MiB"),
-    (base(memory_mib=1.5), "guest_memory_mib: 1.5 is not a whole number of MiB"),
-    (base(memory_mib="2G"), "guest_memory_mib: '2G' is not a whole number of MiB (2 GiB is 2048)"),
-    (base(disks=[dict(IMG, devno="0.4.0001")]), "guest_disks[0].devno: 0.4.0001: the subchannel set ID (the middle "
-                                                "part) must be 0 to 3"),
-    (base(disks=[dict(IMG, devno=0x10000)]), "guest_disks[0].devno: 0x10000 is out of range (0x0000-0xffff)"),
-    (base(disks=[dict(IMG, devno="0x10000")]), "guest_disks[0].devno: '0x10000' is not a device number (0x0000-0xffff"),
-    (base(disks=[dict(IMG, devno=1.0)]), "guest_disks[0].devno: 1.0 is not a device number"),
-    (base(interfaces=[{"kind": "bridge", "source": "br0", "mac": 5}]), "guest_interfaces[0].mac: 5 is not a MAC"),
-    (base(interfaces=[{"kind": "bridge", "source": "br'0"}]), "guest_interfaces[0].source: \"br'0\" is not a host "
-                                                              "interface name"),
-    (base(interfaces=[{"kind": "bridge", "source": "br0", "mode": "vepa"}]), "guest_interfaces[0].mode: only macvtap"),
-    (base(interfaces=[{"kind": "bridge", "source": "br0", "interfaceid": "x"}]), "guest_interfaces[0].interfaceid: 'x' "
-                                                                                 "is not a UUID"),
-    (base(hostdevs=[{"kind": "vfio-pci", "address": "0001:00:00.0", "zpci_uid": 0}]),
-     "guest_hostdevs[0].zpci_uid: 0 is out of range (1 to 65535)"),
-    (base(hostdevs=[{"kind": "vfio-ccw", "uuid": 5}]), "guest_hostdevs[0].uuid: 5 is not a UUID"),
-    (base(hostdevs=[{"kind": "vfio-pci", "address": 1}]), "guest_hostdevs[0].address: 1 is not a PCI address"),
-    (base(hostdevs=[{"kind": "vfio-pci", "address": "0001:00:00.0", "managed": "maybe"}]),
-     "guest_hostdevs[0].managed: 'maybe' is not a boolean"),
-    (base(filesystems=[{"tag": 5, "source": "/srv"}]), "guest_filesystems[0].tag: 5 is not a mount tag"),
-    (base(filesystems=[{"tag": "t", "source": "srv"}]), "guest_filesystems[0].source: 'srv' is not an absolute"),
-    (base(disks=[dict(IMG, boot_order=0)]), "guest_disks[0].boot_order: 0 is out of range (1 to 999)"),
-    (base(disks=[dict(IMG, boot_order=1), {"name": "vdb", "kind": "image", "path": "/b", "boot_order": 1}]),
-     "guest_disks[1].boot_order: boot order 1 is also given to guest_disks[0]"),
-    (base(disks=[{"name": "vda", "kind": "cdrom", "bus": "virtio"}]),
-     "guest_disks[0].bus: a CD/DVD drive sits on the SCSI bus"),
-    (base(disks=[dict(IMG, serial="a<b")]), "guest_disks[0].serial: 'a<b' is not a disk serial"),
-    (base(cpu_model="z15</model>"), "guest_cpu_model: 'z15</model>' is not a CPU model name"),
-    (base(machine="pc-q35"), "guest_machine: 'pc-q35' is not an s390x machine type"),
-    (base(vnc_listen="0.0.0.0'"), "guest_vnc_listen: \"0.0.0.0'\" is not an IPv4 or IPv6 address"),
-    (base(kernel="vmlinuz"), "guest_kernel: 'vmlinuz' is not an absolute path on the host"),
-    (base(uuid="not-a-uuid"), "guest_uuid: 'not-a-uuid' is not a UUID"),
-    (base(gpu="maybe"), "guest_gpu: 'maybe' is not a boolean"),
-])
-def test_bad_inventory_values_name_the_variable_and_what_is_allowed(spec, message):
-    with pytest.raises(GuestError) as info:
-        guest_model(spec, domain_type="kvm")
-    assert message in str(info.value)
 
 
 @pytest.mark.parametrize("value, enabled", [("no", False), ("false", False), (0, False), ("yes", True), (True, True)])

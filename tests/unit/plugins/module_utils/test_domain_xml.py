@@ -214,6 +214,12 @@ def test_to_kib(value, unit, kib):
 
 
 # What libvirt 9.0 stored (virsh dumpxml --inactive) for user-written XML the role never renders.
+# Every one ends with the devices libvirt adds on s390x (audio, a balloon at the next free devno, panic).
+LIBVIRT_TAIL = """    <audio id='1' type='none'/>
+    <memballoon model='virtio'><address type='ccw' cssid='0xfe' ssid='0x0' devno='%s'/></memballoon>
+    <panic model='s390'/>
+  </devices>
+</domain>"""
 TWO_NICS_STORED = """<domain type='qemu'>
   <name>nics</name>
   <uuid>67c9394e-1a9e-413e-97b7-ded5d98fe14d</uuid>
@@ -232,11 +238,7 @@ TWO_NICS_STORED = """<domain type='qemu'>
       <mac address='52:54:00:58:3a:55'/><source bridge='br1'/><model type='virtio'/>
       <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0001'/>
     </interface>
-    <audio id='1' type='none'/>
-    <memballoon model='virtio'><address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0002'/></memballoon>
-    <panic model='s390'/>
-  </devices>
-</domain>"""
+""" + LIBVIRT_TAIL % "0x0002"
 
 NIC = "<interface type='bridge'><source bridge='%s'/><model type='virtio'/></interface>"
 USER_XML = """<domain type='qemu'><name>%s</name>%s<memory unit='MiB'>256</memory>%s
@@ -288,11 +290,7 @@ VIRTIO_CONSOLE_STORED = """<domain type='qemu'>
       <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0000'/>
     </controller>
     <console type='pty'><target type='virtio' port='0'/></console>
-    <audio id='1' type='none'/>
-    <memballoon model='virtio'><address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0001'/></memballoon>
-    <panic model='s390'/>
-  </devices>
-</domain>"""
+""" + LIBVIRT_TAIL % "0x0001"
 
 
 def test_virtio_console_bus_and_numatune_implied_by_vcpu_placement_are_no_change():
@@ -345,11 +343,7 @@ TWO_CONSOLES_STORED = """<domain type='qemu'><name>cc</name><uuid>4f97e7d5-3a2b-
     <serial type='pty'><target type='sclp-serial' port='0'><model name='sclpconsole'/></target></serial>
     <console type='pty'><target type='serial' port='0'/></console>
     <console type='pty'><target type='sclplm' port='1'/></console>
-    <audio id='1' type='none'/>
-    <memballoon model='virtio'><address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0000'/></memballoon>
-    <panic model='s390'/>
-  </devices>
-</domain>"""
+""" + LIBVIRT_TAIL % "0x0000"
 
 
 def test_console_ports_libvirt_numbers_reserved_tap_names_and_memtune_units_are_no_change():
