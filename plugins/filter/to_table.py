@@ -72,14 +72,24 @@ def _cell(value):
 
 
 def _fit(text, width):
+    # one table line per item: a value with line breaks would break the columns
+    text = " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
     return text if not width or len(text) <= width else text[:max(width - 3, 1)] + "..."
 
 
 def to_table(items, columns, max_width=72):
     if not isinstance(items, (list, tuple)):
         raise AnsibleFilterError("to_table expects a list of dictionaries, got %s" % type(items).__name__)
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise AnsibleFilterError("to_table expects a list of dictionaries; item %d is %s %r"
+                                     % (index, type(item).__name__, item))
+    if isinstance(columns, (str, bytes)) or not isinstance(columns, (list, tuple)):
+        raise AnsibleFilterError("to_table columns must be a list of keys, e.g. ['bus_id', 'online'], got %r" % (columns,))
     if not columns:
         raise AnsibleFilterError("to_table needs at least one column")
+    if isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 0:
+        raise AnsibleFilterError("to_table max_width must be a whole number >= 0 (0 keeps cells whole), got %r" % (max_width,))
     keys, titles = [], []
     for column in columns:
         key, _sep, title = str(column).partition("=")

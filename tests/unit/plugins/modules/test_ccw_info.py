@@ -282,3 +282,25 @@ def test_missing_optional_attributes_do_not_break_discovery(run_module, tmp_path
     assert devices["0.1.0100"]["kind"] == "dasd"   # by its driver when cutype is gone
     assert by_id(res["channel_paths"], "id")["0.40"]["type"] is None
     assert by_id(res["subchannels"])["0.1.0000"]["chpids"] == []
+
+
+def test_devices_as_a_table_and_bad_table_arguments(run_module, lpar):
+    """The main job prints ccw_info's devices with to_table: real output, and wrong arguments."""
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.s390x.kvm.plugins.filter.to_table import to_table
+    rc, res = run_module("ccw_info", host_root=lpar, kinds=["dasd"], gather=["devices"])
+    lines = to_table(res["devices"], ["bus_id", "subchannel", "dasd.type=type", "availability", "in_use_by_host=host uses",
+                                      "host_use"], max_width=40)
+    assert lines[0].split() == ["bus_id", "subchannel", "type", "availability", "host", "uses", "host_use"]
+    orphan = [line for line in lines if line.startswith("0.0.0150")][0]
+    assert orphan.split()[:5] == ["0.0.0150", "-", "ECKD", "no", "device"]
+    assert len(lines) == 2 + len(res["devices"]) and all(len(line) < 200 for line in lines)
+    # a value with a line break stays on its row
+    assert len(to_table([{"a": "one\ntwo"}], ["a"])) == 3
+    for args, fragment in ((([{"a": 1}], "a"), "columns must be a list"),
+                           (([{"a": 1}], ["a"], -1), "max_width must be a whole number >= 0"),
+                           ((["0.0.0100"], ["a"]), "item 0 is str '0.0.0100'"),
+                           (({"a": 1}, ["a"]), "expects a list of dictionaries")):
+        with pytest.raises(AnsibleFilterError, match=fragment):
+            to_table(*args)
