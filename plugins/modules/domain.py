@@ -261,6 +261,8 @@ class DomainManager(object):
     def run(self):
         params = self.params
         self.name = params["name"]
+        if self.name is not None and not self.name.strip():
+            self.module.fail_json(msg="name is empty")     # an unset inventory variable, not a domain
         if params["xml"] is not None:
             try:
                 xml_name = domain_xml.domain_name(params["xml"])

@@ -249,3 +249,8 @@ def test_fs_type_of_takes_the_longest_mount_point(tmp_path):
     assert domain_info.fs_type_of("/var/lib/libvirt/images/scratch/b.raw", str(mounts)) == "tmpfs"
     assert domain_info.fs_type_of("/var/lib/libvirt/imagesX/c.raw", str(mounts)) == "ext4"
     assert domain_info.fs_type_of("/x", str(tmp_path / "missing")) is None
+
+
+def test_empty_name_fails_instead_of_finding_nothing_to_remove(conn, monkeypatch, capsys):
+    result = run(monkeypatch, capsys, name="", state="absent")
+    assert result["failed"] and result["msg"] == "name is empty"
