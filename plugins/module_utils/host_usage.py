@@ -331,12 +331,11 @@ class HostUsage(object):
                 table = self.ccw_reasons if kind == "ccw" else self.pci_reasons
                 for reason in reasons:
                     self._add(table, owner, "/dev/%s: %s" % (name, reason) if not reason.startswith("/dev/") else reason)
-        if self.ipl.get("fid"):
-            fid = self.ipl["fid"]
+        fid = _hex(self.ipl.get("fid", ""))
+        if fid is not None:
             for address in self.fs.listdir("/sys/bus/pci/devices"):
-                got = self.fs.read("/sys/bus/pci/devices/%s/function_id" % address, default="")
-                if got and _hex(got) == _hex(fid) is not None:
-                    self._add(self.pci_reasons, address, "IPL device (%s, fid %s)" % (self.ipl["type"], fid))
+                if _hex(self.fs.read("/sys/bus/pci/devices/%s/function_id" % address, default="")) == fid:
+                    self._add(self.pci_reasons, address, "IPL device (%s, fid %s)" % (self.ipl["type"], self.ipl["fid"]))
 
     # -- queries ---------------------------------------------------------
     def add_ccw_reason(self, bus_id, reason):

@@ -304,3 +304,22 @@ def test_devices_as_a_table_and_bad_table_arguments(run_module, lpar):
                            (({"a": 1}, ["a"]), "expects a list of dictionaries")):
         with pytest.raises(AnsibleFilterError, match=fragment):
             to_table(*args)
+
+
+def test_kvm_guest_view(run_module, host_tree):
+    """What a KVM guest sees (the real 6.12 dump): CHPID 00 of type 32 on every subchannel,
+    virtio-ccw devices without a device type; the disk and the interface the guest runs on
+    are its own, the second disk and the zPCI NIC without address are free."""
+    root = host_tree("kvm_guest")
+    rc, res = run_module("ccw_info", host_root=root)
+    assert rc == 0 and res["s390x_host"] is True
+    devices = by_id(res["devices"])
+    assert all(d["kind"] == "virtio" and d["devtype"] is None and d["driver"] == "virtio_ccw" for d in devices.values())
+    assert by_id(res["subchannels"])["0.0.0001"]["chpids"] == ["00"]   # "00" is a real CHPID here (PIM 80)
+    assert by_id(res["channel_paths"], "id")["0.00"]["type"] == "32"
+    assert devices["0.0.0001"]["host_use"] == ["IPL device (ccw)", "/dev/vda1: mounted at /"]
+    assert devices["0.0.0002"]["host_use"] == ["carries the host's IPv4 routes (interface eth0)"]
+    assert devices["0.0.0003"]["in_use_by_host"] is False and devices["0.0.0000"]["in_use_by_host"] is False
+    rc, res = run_module("zpci_info", host_root=root)
+    (func,) = res["functions"]
+    assert func["address"] == "0005:00:00.0" and func["netdevs"] == ["eth1"] and func["in_use_by_host"] is False

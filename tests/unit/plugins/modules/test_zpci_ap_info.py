@@ -226,3 +226,20 @@ def test_zpci_older_kernel_and_broken_attributes(run_module, tmp_path):
     assert nic["fid"] == 0x10 and nic["port"] is None and nic["uid_is_unique"] is None and nic["mio_enabled"] is None
     assert nic["pft"] is None and nic["pft_name"] is None and nic["driver_override"] is None
     assert res["summary"]["non_zpci_functions"] == 1
+
+
+def test_nvme_ipl_device_marks_its_function(run_module, tmp_path):
+    from tests.fixtures.sysfs_builder import build_host
+    desc = {"arch": "s390x", "ipl": {"type": "nvme", "fid": "0x20", "nsid": 1}, "pci": [
+        {"fid": "0x20", "uid": "0x20", "vendor": "0x144d", "device": "0xa824", "class": "0x010802", "driver": "nvme",
+         "nvme": {"namespaces": [{"nsid": 1, "size_sectors": 4194304}]}},
+        {"fid": "0x21", "uid": "0x21", "vendor": "0x144d", "device": "0xa824", "class": "0x010802", "driver": "nvme",
+         "nvme": {"namespaces": [{"nsid": 1, "size_sectors": 4194304}]}}]}
+    root = str(build_host(desc, tmp_path / "h"))
+    rc, res = run_module("zpci_info", host_root=root)
+    funcs = dict((f["fid"], f) for f in res["functions"])
+    assert funcs[0x20]["host_use"] == ["IPL device (nvme, fid 0x00000020)"] and funcs[0x21]["in_use_by_host"] is False
+    with open(os.path.join(root, "sys/firmware/ipl/fid"), "w") as handle:
+        handle.write("bogus\n")
+    rc, res = run_module("zpci_info", host_root=root)
+    assert rc == 0 and not any(f["in_use_by_host"] for f in res["functions"])
