@@ -240,6 +240,11 @@ def normalize(root, canonical_console=True):
             source_address.set("uuid", source_address.get("uuid").lower())
         elif source_address.get("slot") is not None:
             _format_numbers(source_address, _SOURCE_PCI_FORMATS)
+    cpu = root.find("cpu")
+    if cpu is not None and cpu.get("mode") in ("host-model", "host-passthrough", "maximum"):
+        for model in cpu.findall("model"):
+            if not (model.text or "").strip():
+                cpu.remove(model)       # libvirt 9.0 drops <model fallback=.../> without a name in these modes
     uuid = root.find("uuid")
     if uuid is not None and uuid.text:
         uuid.text = _canonical_uuid(uuid.text)

@@ -244,6 +244,9 @@ REWRITTEN = {
     "vnet-target": dict(devices="<interface type='bridge'><source bridge='br0'/><target dev='vnet7'/>"
                                 "<model type='virtio'/></interface>"),
     "memtune-mib": dict(mid="<memtune><hard_limit unit='MiB'>512</hard_limit></memtune>"),
+    "cpu-fallback": dict(mid="<cpu mode='host-model'><model fallback='allow'/></cpu>"),
+    "octal-devno": dict(devices="<disk type='file'><source file='/nonexistent/a.raw'/><target dev='vda' bus='virtio'/>"
+                                "<address type='ccw' cssid='0xfe' ssid='0' devno='0010'/></disk>"),
 }
 
 

@@ -425,3 +425,10 @@ def test_dropping_a_whole_driver_or_a_cdrom_source_is_a_change():
     assert cdrom.find("source") is not None
     ejected = re.sub(r"<source file='[^']*iso'[^>]*/>", "", DESIRED)
     assert "domain/devices/disk[sda]/source" in [c["path"] for c in dx.compare(ejected, STORED).changes]
+
+
+@pytest.mark.parametrize("mode, check", [("host-model", "partial"), ("host-passthrough", "none")])
+def test_cpu_model_fallback_without_a_name_is_no_change(mode, check):
+    stored = replace(TWO_NICS_STORED, "<os>", "<cpu mode='%s' check='%s'/><os>" % (mode, check))
+    desired = USER_XML % ("nics", "", "<cpu mode='%s'><model fallback='allow'/></cpu>" % mode, NIC % "br0" + NIC % "br1")
+    assert not dx.compare(desired, stored).changed
