@@ -45,11 +45,12 @@ options:
   devices:
     description:
       - CCW devices to prepare or release; bus IDs (V(0.0.0104)), device numbers (V(0x104)) or ranges
-        (V(0.0.0200-0.0.02ff)).
+        (V(0.0.0200-0.0.02ff)), as text. Numbers are refused (YAML reads an unquoted C(0x0104) as 260,
+        which as text is another device): quote them.
       - A single ID must name an existing device. A range selects the devices that exist in it and
         must select at least one.
     type: list
-    elements: str
+    elements: raw
     required: true
   state:
     description:
@@ -192,7 +193,7 @@ rolled_back:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, format_key, normalize, parse_range
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, format_key, normalize, parse_range, require_text
 from ansible_collections.s390x.kvm.plugins.module_utils.ccw import device_kind
 from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
@@ -339,6 +340,11 @@ def check_options(module, uuids, selected):
 def run(module):
     params = module.params
     try:
+        # YAML reads an unquoted 0x0104 as 260 and 0104 as 68: as text another device, so numbers are refused.
+        require_text(params["devices"], "devices")
+    except BusIdError as err:
+        module.fail_json(msg=str(err))
+    try:
         uuids = dict((normalize(k), normalize_uuid(v)) for k, v in (params["uuids"] or {}).items())
     except (BusIdError, VfioError) as err:
         module.fail_json(msg="uuids: %s" % err)
@@ -468,7 +474,7 @@ def predicted_after(s, target, steps):
 
 def main():
     argument_spec = dict(
-        devices=dict(type="list", elements="str", required=True),
+        devices=dict(type="list", elements="raw", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         uuids=dict(type="dict", default={}),
         persist=dict(type="bool", default=True),

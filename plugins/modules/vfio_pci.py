@@ -33,14 +33,14 @@ extends_documentation_fragment:
 options:
   fids:
     description:
-      - Function IDs (0x00000000-0xffffffff) of the functions. Strings are hex (V(0x10) or V(10));
-        integers are taken as they are (YAML reads an unquoted C(0x10) as 16, which is function 0x10).
+      - Function IDs (0x00000000-0xffffffff) of the functions, as hex text (V(0x10) or V(10)). Numbers are
+        refused - YAML reads an unquoted C(0x10) as 16, which as text would be another function - so quote them.
     type: list
     elements: raw
     default: []
   uids:
     description:
-      - User-defined IDs (0x0001-0xffff) of the functions; strings are hex, integers as they are.
+      - User-defined IDs (0x0001-0xffff) of the functions, as hex text like O(fids).
     type: list
     elements: raw
     default: []
@@ -137,20 +137,14 @@ from ansible_collections.s390x.kvm.plugins.module_utils.vfio_pci import VFIO_PCI
 from ansible_collections.s390x.kvm.plugins.module_utils.zpci import FunctionSelector, ZpciDiscovery
 
 
-def _number(value):
-    """fids/uids items: an integer as given (YAML reads 0x10 as 16), a string as hex."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise BusIdError("%r is not a number; give an integer, or hex as a string (\"0x10\" or \"10\")" % (value,))
-    return value
-
-
 def select(module, fs):
     params = module.params
     refusals, chosen = [], []
     try:
-        wanted = [("fid", v, FunctionSelector(fids=[_number(v)])) for v in params["fids"]]
+        # FunctionSelector refuses numbers: YAML reads an unquoted 0x10 as 16, which as text is 0x16.
+        wanted = [("fid", v, FunctionSelector(fids=[v])) for v in params["fids"]]
         for value in params["uids"]:
-            selector = FunctionSelector(uids=[_number(value)])
+            selector = FunctionSelector(uids=[value])
             if 0 in selector.uids:   # zPCI UIDs are 0x0001-0xffff; 0 means "no UID" (not unique)
                 raise BusIdError("invalid uid %r: out of range 0x0001-0xffff" % (value,))
             wanted.append(("uid", value, selector))

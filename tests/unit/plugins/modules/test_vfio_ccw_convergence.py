@@ -142,6 +142,17 @@ def test_uuids_that_cannot_be_right(sim, uuids, fragment):
     assert sim.log == []
 
 
+@pytest.mark.parametrize("args, fragment", [
+    ({"devices": [0x105]}, "devices: 261 is a number, not text"),          # YAML's unquoted 0x105 (0.0.0261 as text)
+    # dict keys reach the module as JSON text ("261"): the device it names is not among devices
+    ({"devices": [BUS], "uuids": {0x105: MINE}}, "uuids: 0.0.0261 is not one of the devices selected by devices"),
+])
+def test_numbers_are_not_taken_for_device_numbers(sim, args, fragment):
+    rc, res = run(sim, **args)
+    assert rc == 1 and fragment in res["msg"], res
+    assert sim.log == []
+
+
 @pytest.mark.parametrize("option", ["settle_timeout", "lock_timeout"])
 def test_timeouts_must_be_positive(sim, option):
     rc, res = run(sim, devices=[BUS], **{option: 0})
