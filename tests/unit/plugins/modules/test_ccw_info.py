@@ -147,12 +147,15 @@ def test_cio_ignore_host(run_module, host_tree):
     assert not [d["bus_id"] for d in res["devices"] if d["bus_id"] in ignored]
 
 
-def test_read_only(run_module, small):
-    before = snapshot(small)
-    run_module("ccw_info", host_root=small)
-    run_module("zpci_info", host_root=small)
-    run_module("ap_info", host_root=small)
-    assert snapshot(small) == before
+@pytest.mark.parametrize("host", ["small_kvm_host", "lpar_mixed", "kvm_guest"])
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_read_only(run_module, host_tree, host, check_mode):
+    root = host_tree(host)
+    before = snapshot(root)
+    for name in ("ccw_info", "zpci_info", "ap_info"):
+        rc, res = run_module(name, host_root=root, _ansible_check_mode=check_mode)
+        assert rc == 0 and res["changed"] is False, res.get("msg")
+    assert snapshot(root) == before
 
 
 def snapshot(root):
@@ -161,7 +164,7 @@ def snapshot(root):
         for name in filenames:
             path = os.path.join(dirpath, name)
             st = os.lstat(path)
-            state[path] = (st.st_size, st.st_mtime_ns)
+            state[path] = (st.st_size, st.st_mtime_ns, st.st_mode)
     return state
 
 
