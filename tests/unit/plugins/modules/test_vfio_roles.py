@@ -89,3 +89,19 @@ def test_vfio_passthrough_exports_what_the_guest_role_reads(tmp_path):
     assert ap["uuid"] == db1["ap"]["uuid"] and db1["ap"]["matrix"] == {"adapters": [3], "domains": [6], "control_domains": []}
     assert facts["zpci"] == [{"fid": 16, "uid": 16, "address": "0010:00:00.0"}]
     assert [h["kind"] for h in facts["devices"]["web1"]["hostdevs"]] == ["vfio-ccw"] and facts["devices"]["web1"]["ap"] is None
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ({"kvm_host_cio_ignore_free": [260]}, "kvm_host_cio_ignore_free: 260 is not a bus ID, device number or range as text"),
+    ({"kvm_host_cio_ignore_free": ["0.0.zz00"]}, "kvm_host_cio_ignore_free: 0.0.zz00 is not a bus ID"),
+    ({"kvm_host_load_modules": True}, "kvm_host_load_modules: true loads the modules into the running kernel, not the host under"),
+    ({"kvm_host_libvirtd_service": " "}, "kvm_host_libvirtd_service must name the libvirt daemon service"),
+])
+def test_kvm_host_bad_inventory_fails_before_anything_is_installed(tmp_path, extra, fragment):
+    root = private_host("small_kvm_host", tmp_path)
+    before = snapshot(root)
+    args = dict({"kvm_host_host_root": root, "kvm_host_load_modules": False, "kvm_host_install_packages": False}, **extra)
+    rc, out, _facts = playbook(tmp_path, "kvm_host", args)
+    assert rc != 0 and fragment in out, out
+    assert out.split("fatal:")[0].rsplit("TASK [", 1)[-1].startswith("s390x.kvm.kvm_host : Check the role's variables"), out
+    assert snapshot(root) == before
