@@ -79,7 +79,10 @@ INTERFACE_KINDS = ("macvtap", "bridge", "ovs")
 HOSTDEV_KINDS = ("vfio-ccw", "vfio-pci", "vfio-ap", "scsi")
 CACHE_MODES = ("none", "writethrough", "writeback", "directsync", "unsafe", "default")
 IO_MODES = ("native", "threads", "io_uring", "default")
-ON_ACTIONS = ("destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart")
+# What libvirt's QEMU driver accepts (libvirt 9.0 refuses preserve for on_poweroff/on_reboot and
+# rename-restart everywhere: "qemu driver doesn't support the ... action").
+ON_ACTIONS = {"on_poweroff": ("destroy", "restart"), "on_reboot": ("destroy", "restart"),
+              "on_crash": ("destroy", "restart", "preserve", "coredump-destroy", "coredump-restart")}
 WATCHDOG_ACTIONS = ("", "reset", "shutdown", "poweroff", "pause", "none", "dump", "inject-nmi")
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -580,7 +583,7 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
     else:
         cpu = {"mode": "custom", "model": cpu_model}
     for action in ("on_poweroff", "on_reboot", "on_crash"):
-        _choice("guest_" + action, spec.get(action, "destroy"), ON_ACTIONS)
+        _choice("guest_" + action, spec.get(action, "destroy"), ON_ACTIONS[action])
     watchdog = spec.get("watchdog_action") or ""
     _choice("guest_watchdog_action", watchdog, WATCHDOG_ACTIONS)
 

@@ -201,6 +201,10 @@ GUEST_DEFINITION_CASES = [
     (base(kernel="vmlinuz"), "guest_kernel: 'vmlinuz' is not an absolute path on the host"),
     (base(uuid="not-a-uuid"), "guest_uuid: 'not-a-uuid' is not a UUID"),
     (base(gpu="maybe"), "guest_gpu: 'maybe' is not a boolean"),
+    # libvirt 9.0's QEMU driver refused these at define time, after libvirt was touched
+    (base(on_poweroff="preserve"), "guest_on_poweroff: 'preserve' is not allowed; allowed: destroy, restart"),
+    (base(on_reboot="rename-restart"), "guest_on_reboot: 'rename-restart' is not allowed; allowed: destroy, restart"),
+    (base(on_crash="rename-restart"), "guest_on_crash: 'rename-restart' is not allowed"),
 ]
 
 
