@@ -11,7 +11,8 @@ Sources, all read under ``host_root``:
 * swap: ``/proc/swaps`` (first column, mm/swapfile.c swap_show);
 * device-mapper stacks: ``/sys/class/block/<dm>/slaves`` and ``dm/uuid``
   (``LVM-`` prefix = an LVM logical volume, ``mpath-`` = multipath;
-  drivers/md/dm-sysfs.c);
+  drivers/md/dm-sysfs.c); md RAID members (``mdN/slaves``) and the devices of
+  a mounted multi-device btrfs (``/sys/fs/btrfs/<fsid>/devices``);
 * LVM physical volumes that are not active: the LVM2 label ("LABELONE" in one
   of the first four 512-byte sectors, type "LVM2 001" at offset 24; lvm2
   lib/label/label.h) and ``/etc/lvm/devices/system.devices`` (DEVNAME=);
@@ -139,6 +140,7 @@ class HostUsage(object):
         self._collect_mounts()
         self._collect_swaps()
         self._collect_device_mapper()
+        self._collect_md_and_btrfs()
         self._collect_lvm_devices_file()
         self._collect_ipl()
         self._collect_network()
@@ -187,6 +189,19 @@ class HostUsage(object):
                 reason = "backs device-mapper device %s" % dm_name
             for slave in self.fs.listdir("/sys/class/block/%s/slaves" % name):
                 self._mark_block(slave, reason)
+
+    def _collect_md_and_btrfs(self):
+        """Devices held by a running md RAID array (drivers/md/md.c bind_rdev_to_array links them
+        as ``slaves/`` of mdN, mounted or not) and every device of a mounted multi-device btrfs
+        (mountinfo names one device; fs/btrfs/sysfs.c btrfs_sysfs_add_device links all of them
+        as ``/sys/fs/btrfs/<fsid>/devices/<name>``, and only mounted file systems are there)."""
+        for name in self.fs.listdir("/sys/class/block"):
+            if name.startswith("md") and self.fs.isdir("/sys/class/block/%s/md" % name):
+                for member in self.fs.listdir("/sys/class/block/%s/slaves" % name):
+                    self._mark_block(member, "member of RAID array %s" % name)
+        for fsid in self.fs.listdir("/sys/fs/btrfs"):
+            for member in self.fs.listdir("/sys/fs/btrfs/%s/devices" % fsid):
+                self._mark_block(member, "device of mounted btrfs file system %s" % fsid)
 
     def _collect_lvm_devices_file(self):
         # LVM's devices file (lvmdevices(8)): one "key=value ..." line per PV.

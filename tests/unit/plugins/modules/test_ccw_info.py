@@ -326,3 +326,17 @@ def test_kvm_guest_view(run_module, host_tree):
     rc, res = run_module("zpci_info", host_root=root)
     (func,) = res["functions"]
     assert func["address"] == "0005:00:00.0" and func["netdevs"] == ["eth1"] and func["in_use_by_host"] is False
+
+
+def test_md_members_and_every_btrfs_device_are_used(run_module, lpar):
+    """/proc/mounts names one device of a multi-device btrfs, and an assembled md array holds
+    its members even unmounted: all of them belong to the host."""
+    rc, res = run_module("ccw_info", host_root=lpar, kinds=["dasd"], gather=["devices"])
+    devices = by_id(res["devices"])
+    for member in ("0.1.0102", "0.1.0103"):
+        assert devices[member]["host_use"] == ["/dev/%s1: member of RAID array md0" % devices[member]["dasd"]["block_device"]]
+    fsid = "6d1c5a3e-0b1f-4a55-9c2e-2a4b8f0d7e11"
+    assert "/dev/dasdg1: device of mounted btrfs file system %s" % fsid in devices["0.1.0105"]["host_use"]
+    assert set(devices["0.1.0104"]["host_use"]) == {"/dev/dasdf1: mounted at /srv/btrfs",
+                                                    "/dev/dasdf1: device of mounted btrfs file system %s" % fsid}
+    assert devices["0.1.0101"]["in_use_by_host"] is False
