@@ -664,7 +664,8 @@ def carry_over(desired_xml, stored_xml):
     if d_devices is None or a_devices is None:
         return desired
     used = set(_ccw_devno(el) for el in d_devices if _ccw_devno(el))
-    matched, _unused, _extra = match_devices(list(d_devices), list(a_devices))
+    desired_devices = list(d_devices)
+    matched, _unused, extra = match_devices(desired_devices, list(a_devices))
     for d_dev, a_dev in matched:
         if d_dev.tag == "interface" and d_dev.find("mac") is None and a_dev.find("mac") is not None:
             d_dev.insert(0, copy.deepcopy(a_dev.find("mac")))
@@ -672,7 +673,40 @@ def carry_over(desired_xml, stored_xml):
         if d_dev.find("address") is None and a_devno and a_devno not in used:
             d_dev.append(copy.deepcopy(a_dev.find("address")))
             used.add(a_devno)
+    # Devices libvirt adds by itself keep their devnos too: left out, they are numbered anew (the
+    # SCSI HBA moved from 0x0002 to 0x0000 when a disk before it was removed, and with it the
+    # guest's /dev/disk/by-path/ccw-0.0.xxxx-scsi-* names).
+    for a_dev in extra:
+        a_devno = _ccw_devno(a_dev)
+        if a_devno and a_devno not in used and _added_again(a_dev, desired_devices):
+            d_devices.append(clean_live(a_dev))
+            used.add(a_devno)
     return desired
+
+
+def _added_again(a_el, desired_devices):
+    """Whether libvirt adds this stored device again for the desired devices (it is not in them)."""
+    if a_el.tag == "memballoon":
+        return not any(d.tag == "memballoon" for d in desired_devices)
+    if a_el.tag != "controller":
+        return False
+    kind, index = a_el.get("type"), a_el.get("index", "0")
+    if any(d.tag == "controller" and d.get("type") == kind and d.get("index", "0") == index for d in desired_devices):
+        return False
+    for device in desired_devices:
+        address = device.find("address")
+        target = device.find("target")
+        if kind == "scsi" and address is not None and address.get("type") == "drive":
+            if address.get("controller", "0") == index:
+                return True
+        elif kind == "scsi" and address is None and index == "0" and (
+                device.tag == "hostdev" and device.get("type") == "scsi" or
+                device.tag == "disk" and target is not None and target.get("bus") == "scsi"):
+            return True
+        elif kind == "virtio-serial" and index == "0" and device.tag in ("console", "channel") and \
+                target is not None and target.get("type") == "virtio":
+            return True
+    return False
 
 
 def domain_name(xml_text):

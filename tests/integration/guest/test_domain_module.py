@@ -283,3 +283,25 @@ def test_removing_a_nic_without_mac_keeps_the_others_mac_and_devno(host, cleanup
     after = stored()
     assert after == {"br0": before["br0"], "br2": before["br2"]}, (before, after)
     assert module("domain", uri=host.uri, xml=two, state="present")["changed"] is False
+
+
+def test_scsi_hba_and_balloon_libvirt_added_keep_their_devnos(host, cleanup):
+    import xml.etree.ElementTree as ET
+    name = "gx-hba"
+    cleanup.append(name)
+    disk = "<disk type='file'><source file='/nonexistent/%s'/><target dev='%s' bus='virtio'/></disk>"
+    cdrom = "<disk type='file' device='cdrom'><target dev='sda' bus='scsi'/><readonly/></disk>"
+
+    def devnos():
+        root = ET.fromstring(host.conn().lookupByName(name).XMLDesc(2))
+        return dict((d.tag + (d.get("type") or ""), d.find("address").get("devno"))
+                    for d in root.find("devices") if d.tag in ("controller", "memballoon") and d.find("address") is not None)
+
+    xml = USER_XML.format(name=name, ns="", head="", mid="", devices=disk % ("a", "vda") + disk % ("b", "vdb") + cdrom)
+    assert module("domain", uri=host.uri, xml=xml, state="present")["changed"]
+    before = devnos()
+    assert before == {"controllerscsi": "0x0002", "memballoon": "0x0003"}, before
+    fewer = USER_XML.format(name=name, ns="", head="", mid="", devices=disk % ("b", "vdb") + cdrom)
+    assert module("domain", uri=host.uri, xml=fewer, state="present")["changed"]
+    assert devnos() == before           # libvirt alone renumbered them to 0x0000 and 0x0002
+    assert module("domain", uri=host.uri, xml=fewer, state="present")["changed"] is False

@@ -432,3 +432,31 @@ def test_cpu_model_fallback_without_a_name_is_no_change(mode, check):
     stored = replace(TWO_NICS_STORED, "<os>", "<cpu mode='%s' check='%s'/><os>" % (mode, check))
     desired = USER_XML % ("nics", "", "<cpu mode='%s'><model fallback='allow'/></cpu>" % mode, NIC % "br0" + NIC % "br1")
     assert not dx.compare(desired, stored).changed
+
+
+HBA_STORED = """<domain type='qemu'><name>hba</name><uuid>4f97e7d5-3a2b-4a59-9f73-0b46beca528c</uuid>
+  <memory unit='KiB'>262144</memory><os><type arch='s390x' machine='s390-ccw-virtio-7.2'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'><source file='/a'/><target dev='vda' bus='virtio'/>
+      <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0000'/></disk>
+    <disk type='file' device='disk'><source file='/b'/><target dev='vdb' bus='virtio'/>
+      <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0001'/></disk>
+    <disk type='file' device='cdrom'><target dev='sda' bus='scsi'/><readonly/>
+      <address type='drive' controller='0' bus='0' target='0' unit='0'/></disk>
+    <controller type='scsi' index='0' model='virtio-scsi'>
+      <address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0002'/></controller>
+    <controller type='pci' index='0' model='pci-root'/>
+""" + LIBVIRT_TAIL % "0x0003"
+VDB = "<disk type='file'><source file='/b'/><target dev='vdb' bus='virtio'/></disk>"
+CDROM = "<disk type='file' device='cdrom'><target dev='sda' bus='scsi'/><readonly/></disk>"
+
+
+def test_devices_libvirt_adds_keep_their_devnos_when_a_device_before_them_goes():
+    # libvirt 9.0 moved the SCSI HBA from 0x0002 to 0x0000 (and the balloon to 0x0002) when vda went
+    merged = dx.carry_over(USER_XML % ("hba", "", "", VDB + CDROM), HBA_STORED)
+    devnos = dict((dx.identity_key(d) or d.tag, dx.hex_devno(d)) for d in merged.find("devices"))
+    assert devnos["scsi:0"] == "0x0002" and devnos["memballoon"] == "0x0003"
+    assert devnos["vdb"] == "0x0001"
+    # without a SCSI device libvirt adds no HBA, so none is carried over
+    merged = dx.carry_over(USER_XML % ("hba", "", "", VDB), HBA_STORED)
+    assert "controller[scsi:0]" not in [dx.device_key(d) for d in merged.find("devices")]
