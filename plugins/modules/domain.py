@@ -25,7 +25,10 @@ description:
   - The domain is re-defined only when the comparison finds a difference; C(--diff) shows it
     as a unified diff of the parts that differ, and RV(changes) lists each changed field.
   - MAC addresses, CCW device numbers and the UUID that libvirt generated are kept on a
-    re-define when the desired XML leaves them open, so guests keep their device identities.
+    re-define when the desired XML leaves them open, so guests keep their device identities; so are
+    the device numbers of devices libvirt adds by itself (balloon, SCSI HBA, virtio-serial bus).
+  - Devices the desired XML leaves without an identity (an interface without MAC) are paired with the
+    stored device of their kind they differ from least, so removing one keeps the others' MACs.
   - Check mode defines, starts and stops nothing and reports what a real run would change.
 author:
   - s390x.kvm developers (@s390x-kvm)
