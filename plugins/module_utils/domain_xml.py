@@ -665,6 +665,7 @@ def carry_over(desired_xml, stored_xml):
         return desired
     used = set(_ccw_devno(el) for el in d_devices if _ccw_devno(el))
     desired_devices = list(d_devices)
+    pci_used = _pci_ids(desired_devices)
     matched, _unused, extra = match_devices(desired_devices, list(a_devices))
     for d_dev, a_dev in matched:
         if d_dev.tag == "interface" and d_dev.find("mac") is None and a_dev.find("mac") is not None:
@@ -673,6 +674,12 @@ def carry_over(desired_xml, stored_xml):
         if d_dev.find("address") is None and a_devno and a_devno not in used:
             d_dev.append(copy.deepcopy(a_dev.find("address")))
             used.add(a_devno)
+        a_addr = a_dev.find("address")
+        if d_dev.find("address") is None and a_addr is not None and a_addr.get("type") == "pci" and (
+                d_dev.tag == "hostdev" and d_dev.get("type") == "pci" or
+                d_dev.tag == "interface" and d_dev.get("type") == "hostdev"):
+            ET.SubElement(d_dev, "address", {"type": "pci"})    # a PCI function only has a PCI address
+        _carry_pci(d_dev.find("address"), a_addr, pci_used)
     # Devices libvirt adds by itself keep their devnos too: left out, they are numbered anew (the
     # SCSI HBA moved from 0x0002 to 0x0000 when a disk before it was removed, and with it the
     # guest's /dev/disk/by-path/ccw-0.0.xxxx-scsi-* names).
@@ -682,6 +689,52 @@ def carry_over(desired_xml, stored_xml):
             d_devices.append(clean_live(a_dev))
             used.add(a_devno)
     return desired
+
+
+_PCI_SLOT = ("domain", "bus", "slot", "function")
+
+
+def _pci_ids(devices):
+    """PCI slots and zPCI uids/fids the desired devices state, as {"slot"|"uid"|"fid": set}."""
+    ids = {"slot": set(), "uid": set(), "fid": set()}
+    for device in devices:
+        address = device.find("address")
+        if address is None or address.get("type") != "pci":
+            continue
+        if address.get("slot") is not None:
+            ids["slot"].add(tuple(address.get(k) for k in _PCI_SLOT))
+        zpci = address.find("zpci")
+        for key in ("uid", "fid"):
+            if zpci is not None and zpci.get(key) is not None:
+                ids[key].add(zpci.get(key))
+    return ids
+
+
+def _carry_pci(d_addr, a_addr, used):
+    """Fill an open ``<address type='pci'/>`` with the slot and zPCI uid/fid libvirt stored.
+
+    libvirt numbers zPCI uids and fids anew on every define: removing one zPCI device gave the
+    next one the other's uid, and the uid is the PCI domain the guest sees (IBM: persistent).
+    """
+    if d_addr is None or a_addr is None or d_addr.get("type") != "pci" or a_addr.get("type") != "pci":
+        return
+    slot = tuple(a_addr.get(k) for k in _PCI_SLOT)
+    if all(d_addr.get(k) is None for k in _PCI_SLOT) and None not in slot and slot not in used["slot"]:
+        for key, value in zip(_PCI_SLOT, slot):
+            d_addr.set(key, value)
+        used["slot"].add(slot)
+    a_zpci = a_addr.find("zpci")
+    if a_zpci is None:
+        return
+    d_zpci = d_addr.find("zpci")
+    for key in ("uid", "fid"):
+        value = a_zpci.get(key)
+        if value is None or value in used[key] or d_zpci is not None and d_zpci.get(key) is not None:
+            continue
+        if d_zpci is None:
+            d_zpci = ET.SubElement(d_addr, "zpci")
+        d_zpci.set(key, value)
+        used[key].add(value)
 
 
 def _added_again(a_el, desired_devices):

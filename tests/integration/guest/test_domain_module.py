@@ -305,3 +305,26 @@ def test_scsi_hba_and_balloon_libvirt_added_keep_their_devnos(host, cleanup):
     assert module("domain", uri=host.uri, xml=fewer, state="present")["changed"]
     assert devnos() == before           # libvirt alone renumbered them to 0x0000 and 0x0002
     assert module("domain", uri=host.uri, xml=fewer, state="present")["changed"] is False
+
+
+def test_zpci_uids_libvirt_chose_stay_when_a_zpci_device_goes(host, cleanup):
+    import xml.etree.ElementTree as ET
+    name = "gx-zpci"
+    cleanup.append(name)
+    nic = ("<interface type='bridge'><mac address='52:54:00:00:00:0%d'/><source bridge='br0'/><model type='virtio'/>"
+           "<address type='pci'/></interface>")
+    hostdev = ("<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0001' bus='0x00' "
+               "slot='0x00' function='0x0'/></source><address type='pci'/></hostdev>")
+
+    def uids():
+        root = ET.fromstring(host.conn().lookupByName(name).XMLDesc(2))
+        return [(d.tag, d.find("address/zpci").get("uid"), d.find("address/zpci").get("fid"))
+                for d in root.find("devices") if d.find("address/zpci") is not None]
+
+    three = USER_XML.format(name=name, ns="", head="", mid="", devices=nic % 1 + nic % 2 + hostdev)
+    assert module("domain", uri=host.uri, xml=three, state="present")["changed"]
+    before = uids()
+    two = USER_XML.format(name=name, ns="", head="", mid="", devices=nic % 2 + hostdev)
+    assert module("domain", uri=host.uri, xml=two, state="present")["changed"]
+    assert uids() == before[1:], (before, uids())     # libvirt alone renumbered them from 0x0001
+    assert module("domain", uri=host.uri, xml=two, state="present")["changed"] is False

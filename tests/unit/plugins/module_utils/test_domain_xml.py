@@ -460,3 +460,37 @@ def test_devices_libvirt_adds_keep_their_devnos_when_a_device_before_them_goes()
     # without a SCSI device libvirt adds no HBA, so none is carried over
     merged = dx.carry_over(USER_XML % ("hba", "", "", VDB), HBA_STORED)
     assert "controller[scsi:0]" not in [dx.device_key(d) for d in merged.find("devices")]
+
+
+ZPCI_STORED = """<domain type='qemu'><name>zp</name><memory unit='KiB'>262144</memory>
+  <os><type arch='s390x' machine='s390-ccw-virtio-7.2'>hvm</type></os>
+  <devices>
+    <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/><model type='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'><zpci uid='0x0001' fid='0x00000000'/>
+      </address></interface>
+    <interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='br0'/><model type='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'><zpci uid='0x0002' fid='0x00000001'/>
+      </address></interface>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source><address domain='0x0001' bus='0x00' slot='0x00' function='0x0'/></source>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'><zpci uid='0x0003' fid='0x00000002'/>
+      </address></hostdev>
+""" + LIBVIRT_TAIL % "0x0000"
+ZPCI_NIC = ("<interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='br0'/><model type='virtio'/>"
+            "<address type='pci'/></interface>")
+ZPCI_HOSTDEV = ("<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0001' bus='0x00' "
+                "slot='0x00' function='0x0'/></source>%s</hostdev>")
+
+
+@pytest.mark.parametrize("hostdev_address", ["<address type='pci'/>", ""])
+def test_zpci_uid_fid_and_slot_libvirt_chose_are_kept(hostdev_address):
+    # libvirt 9.0 gave the second NIC uid 0x0001 and the hostdev uid 0x0002 once the first NIC went
+    merged = dx.carry_over(USER_XML % ("zp", "", "", ZPCI_NIC + ZPCI_HOSTDEV % hostdev_address), ZPCI_STORED)
+    zpci = [(d.find("address").get("slot"), dict(d.find("address/zpci").attrib)) for d in merged.find("devices")
+            if d.find("address") is not None and d.find("address").get("type") == "pci"]
+    assert zpci == [("0x02", {"uid": "0x0002", "fid": "0x00000001"}), ("0x03", {"uid": "0x0003", "fid": "0x00000002"})]
+    # a uid the desired XML gives to another device is not handed out twice
+    taken = ZPCI_NIC + ZPCI_HOSTDEV % "<address type='pci'><zpci uid='0x0002'/></address>"
+    merged = dx.carry_over(USER_XML % ("zp", "", "", taken), ZPCI_STORED)
+    assert merged.find("./devices/interface/address/zpci").get("uid") is None
+    assert merged.find("./devices/interface/address/zpci").get("fid") == "0x00000001"
