@@ -553,6 +553,14 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
     if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", name):
         fail("guest_name", "%r is not a usable domain name (letters, digits, _ . + -)" % (name,))
     _choice("guest_domain_type", domain_type, ("kvm", "qemu"))
+    # settings the role's tasks read directly (a guest_definition never meets the argument spec)
+    _choice("guest_state", spec.get("state", "running"),
+            ("present", "running", "shut_off", "destroyed", "paused", "absent"))
+    _choice("guest_domain_type", spec.get("domain_type", "auto"), ("auto", "kvm", "qemu"))
+    for key in ("autostart", "check_host", "destroy_after_timeout", "remove_storage"):
+        _bool("guest_" + key, spec.get(key))
+    if spec.get("shutdown_timeout") is not None:
+        _int("guest_shutdown_timeout", spec["shutdown_timeout"], 0, 86400)
     if spec.get("uuid"):
         _text("guest_uuid", spec["uuid"], _UUID.pattern, "a UUID such as 5a390b1e-0000-4000-8000-000000000001")
     machine = spec.get("machine") or "s390-ccw-virtio"

@@ -205,6 +205,10 @@ GUEST_DEFINITION_CASES = [
     (base(on_poweroff="preserve"), "guest_on_poweroff: 'preserve' is not allowed; allowed: destroy, restart"),
     (base(on_reboot="rename-restart"), "guest_on_reboot: 'rename-restart' is not allowed; allowed: destroy, restart"),
     (base(on_crash="rename-restart"), "guest_on_crash: 'rename-restart' is not allowed"),
+    (base(state="runing"), "guest_state: 'runing' is not allowed; allowed: present, running,"),
+    (base(domain_type="xen"), "guest_domain_type: 'xen' is not allowed; allowed: auto, kvm, qemu"),
+    (base(check_host="maybe"), "guest_check_host: 'maybe' is not a boolean"),
+    (base(shutdown_timeout="soon"), "guest_shutdown_timeout: 'soon' is not an integer"),
 ]
 
 
