@@ -33,7 +33,7 @@ description:
     warning.
   - With O(free_ignored=true), the IDs on the C(cio_ignore) list are freed first; IDs of a range that hide
     no device go back on the list, and so do all freed IDs when the run fails. Check mode cannot look
-    behind C(cio_ignore): it lists the IDs it would free (RV(freed_from_cio_ignore)), not their devices.
+    behind C(cio_ignore); it lists the IDs it would free (RV(freed_from_cio_ignore)), not their devices.
   - Each device's change is computed from its current state, so a run can start from any
     intermediate state. When a device of a batch fails, the devices already changed in this run are
     returned to the state they had before it. A lock per subchannel keeps concurrent runs apart.
@@ -46,7 +46,7 @@ options:
     description:
       - CCW devices to prepare or release; bus IDs (V(0.0.0104)), device numbers (V(0x104)) or ranges
         (V(0.0.0200-0.0.02ff)), as text. Numbers are refused (YAML reads an unquoted C(0x0104) as 260,
-        which as text is another device): quote them.
+        which as text is another device), so quote them.
       - A single ID must name an existing device. A range selects the devices that exist in it and
         must select at least one.
     type: list
@@ -65,7 +65,7 @@ options:
       - With O(state=present), an existing mdev with another UUID, or else the device's own mdevctl
         definition, is kept when no UUID is given for the device (guests refer to it), and replaced
         (if no guest, running or defined, uses it) when one is.
-      - A UUID must be used by one device only: a UUID that another subchannel's (or the vfio_ap matrix's)
+      - A UUID must be used by one device only; a UUID that another subchannel's (or the vfio_ap matrix's)
         mdev or mdevctl definition already has, or that two devices are given, is refused.
       - Every key must be one of the devices O(devices) selects.
     type: dict

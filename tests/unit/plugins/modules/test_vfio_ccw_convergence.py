@@ -223,10 +223,13 @@ def test_a_range_frees_only_what_it_finds(ignoring):
         assert not any(_covers(line, bus_id) for line in ignore_list(ignoring))
 
 
+def _key(bus_id):
+    return tuple(int(x, 16) for x in bus_id.split("."))
+
+
 def _covers(line, bus_id):
     first, _sep, last = line.partition("-")
-    key = lambda b: tuple(int(x, 16) for x in b.split("."))   # noqa: E731
-    return key(first) <= key(bus_id) <= key(last or first)
+    return _key(first) <= _key(bus_id) <= _key(last or first)
 
 
 def test_a_failed_run_puts_freed_ids_back_on_the_list(ignoring):
