@@ -30,7 +30,9 @@ apt_ensure() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     log "apt-get install ${missing[*]}"
-    if [ ! -f "$S390X_KVM_CACHE/.apt-updated" ] || [ -n "$(find "$S390X_KVM_CACHE/.apt-updated" -mmin +720 2>/dev/null)" ]; then
+    # Also when the machine has no package lists (a fresh machine given a kept cache, apt-get clean).
+    if [ ! -f "$S390X_KVM_CACHE/.apt-updated" ] || [ -n "$(find "$S390X_KVM_CACHE/.apt-updated" -mmin +720 2>/dev/null)" ] \
+            || ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
         apt-get update -q >/dev/null
         mkdir -p "$S390X_KVM_CACHE" && touch "$S390X_KVM_CACHE/.apt-updated"
     fi
