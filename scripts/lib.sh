@@ -39,6 +39,18 @@ apt_ensure() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# dev_ensure DEVICE MODULE WHY: the character device DEVICE, loading MODULE when it is missing (a
+# fresh machine may not have loaded it yet); fails naming the device, the module and WHY otherwise.
+dev_ensure() {
+    if [ ! -c "$1" ]; then
+        apt_ensure kmod
+        modprobe "$2" 2>/dev/null || true
+    fi
+    [ -c "$1" ] && return 0
+    echo "$1 is missing and 'modprobe $2' did not provide it: $3" >&2
+    return 1
+}
+
 # The controller Python: Debian 12's python3 is 3.11, which ansible-core 2.19 supports.
 controller_python() {
     local py

@@ -16,8 +16,7 @@ mkdir -p "$MOLECULE_CACHE"
 # -- podman ------------------------------------------------------------------------------
 apt_ensure podman runc containernetworking-plugins iptables debootstrap libfuse3-3
 # The fixture hosts' simulated kernel is served to the containers through FUSE (kernel_watch.py).
-if [ ! -c /dev/fuse ]; then
-    echo "/dev/fuse is missing: the molecule scenarios serve their fixture hosts through FUSE" >&2
+if ! dev_ensure /dev/fuse fuse "the molecule scenarios serve their fixture hosts through FUSE"; then
     [ "${CI:-}" = true ] && exit 1
     log "molecule SKIPPED (no /dev/fuse)"; exit 0
 fi
@@ -86,6 +85,7 @@ podman_collection_ensure() {
         mkdir -p "$MOLECULE_CACHE/wheels"
         pip download -q --disable-pip-version-check --no-deps -d "$MOLECULE_CACHE/wheels" "ansible>=12,<13" \
             2> >(grep -v "is ignored: it is neither" >&2)
+        # shellcheck disable=SC2012  # wheel file names are plain
         wheel=$(ls -t "$MOLECULE_CACHE"/wheels/ansible-12.*.whl | head -1)
         rm -rf "$dest"
         python - "$wheel" "$PODMAN_COLLECTIONS" <<'PY'

@@ -5,6 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root
 apt_ensure "${TB_APT_PACKAGES[@]}"
+dev_ensure /dev/net/tun tun "the test bed's guests have tap NICs (interface type ethernet/bridge)" || exit 1
 tb_lock
 
 # --- network: one veth pair between the two namespaces, nothing in the root namespace ---
@@ -21,7 +22,8 @@ net_up() {
     if ! ip -n "$ns1" link show "$if1" >/dev/null 2>&1 || ! ip -n "$ns2" link show "$if2" >/dev/null 2>&1; then
         ip -n "$ns1" link del "$if1" 2>/dev/null || true
         ip -n "$ns2" link del "$if2" 2>/dev/null || true
-        ip link add "$if1" netns "$ns1" type veth peer name "$if2" netns "$ns2"
+        ip link add "$if1" netns "$ns1" type veth peer name "$if2" netns "$ns2" \
+            || { echo "cannot create the veth pair $if1/$if2 between $ns1 and $ns2 (kernel module veth)" >&2; exit 1; }
     fi
     for h in "${TB_HOSTS[@]}"; do
         ns=$(host_netns "$h")

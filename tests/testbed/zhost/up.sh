@@ -87,6 +87,7 @@ relays_up() {
         echo $! > "$ZH_RUN/relay-outer.pid"
     fi
     sleep 0.2
+    # shellcheck disable=SC2015  # the message when either relay is not running
     zh_relay_pid inner >/dev/null && zh_relay_pid outer >/dev/null || {
         echo "the ssh relays did not start:" >&2; cat "$ZH_RUN"/relay-*.log >&2; exit 1; }
 }
@@ -103,6 +104,7 @@ if pid=$(zh_pid); then
     log "zhost qemu pid $pid runs but ssh does not answer yet: waiting"
 else
     apt_ensure "${ZH_APT_PACKAGES[@]}"
+    dev_ensure /dev/net/tun tun "the emulated Z host's ssh NIC is a tap device" || exit 1
     bash "$ZH_HERE/build.sh"
     t_built=$(date +%s.%N)
     port=$ZH_PORT
@@ -118,6 +120,7 @@ else
     echo "$port" > "$ZH_RUN/port"
     # Fresh state each boot: an overlay on the pristine root image, empty data disks.
     qemu-img create -q -f qcow2 -F raw -b "$ZH_IMAGE/root.img" "$ZH_RUN/root.qcow2"
+    # shellcheck disable=SC2054  # QEMU's options are comma lists
     args=(-name zhost -M s390-ccw-virtio -accel tcg -m "$ZH_MEM" -smp "$ZH_SMP" -nodefaults -no-user-config
         -display none -monitor none -daemonize -pidfile "$ZH_PIDFILE"
         -chardev "socket,id=con0,path=$ZH_RUN/console.sock,server=on,wait=off,logfile=$ZH_CONSOLE" -device sclpconsole,chardev=con0
