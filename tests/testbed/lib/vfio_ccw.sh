@@ -23,7 +23,7 @@ vfio_ccw_ensure() {
         return 0
     fi
     need_root
-    apt_ensure gcc-s390x-linux-gnu make xz-utils bc flex bison libelf-dev
+    apt_ensure gcc-s390x-linux-gnu make xz-utils bc flex bison libelf-dev kmod   # kmod: modinfo (kernel_ensure may have returned early)
     local t0 pkgver kv work
     t0=$(date +%s)
     # The package version of the kernel we have (name_version_arch of its .deb), e.g. 6.12.95-1~bpo12+1,
