@@ -28,7 +28,8 @@ description:
     C(/etc/udev/rules.d/41-ap.rules) in the form chzdev writes.
   - Refuses, before changing anything, APQNs that another matrix device holds (active, or defined with
     mdevctl), the host's default domain (C(ap_domain)), adapters or domains beyond the machine's maximum,
-    adapters that do not exist and adapters older than CEX4.
+    adapters that do not exist and adapters older than CEX4; any change to a matrix device a running
+    guest uses; and O(state=absent) for a matrix device a defined guest has as a hostdev.
   - When a step fails, the masks, the matrix device and the persistence files are returned to what they
     were before the run.
 author:
@@ -147,6 +148,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.s390x.kvm.plugins.module_utils.ap import parse_mask
 from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
+from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import DeviceLock, VfioError, derive_mdev_uuid, normalize_uuid
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ap import MATRIX, Matrix, apqns
 
@@ -246,10 +248,20 @@ def run(module):
     except VfioError as err:
         module.fail_json(msg="uuid: %s" % err)
     matrix = Matrix(fs)
-    if target is not None:
-        refusals = refusals_for(fs, matrix, mdev_uuid, target)
-        if refusals:
-            module.fail_json(msg="refusing to change anything: " + " | ".join(refusals), refusals=refusals)
+    refusals = refusals_for(fs, matrix, mdev_uuid, target) if target is not None else []
+    # Removing an mdev a guest holds open blocks in the kernel until the guest lets go
+    # (vfio_unregister_group_dev), and IBM advises against changing crypto under a running guest.
+    guests = device_users(fs).get("mdev:" + mdev_uuid, [])
+    running = [u["guest"] for u in guests if u["running"]]
+    defined = [u["guest"] for u in guests if not u["running"]]
+    if running and matrix.plan(mdev_uuid, target):
+        refusals.append("matrix device %s is used by running guest %s; shut it down before changing its crypto"
+                        % (mdev_uuid, ", ".join(running)))
+    elif defined and target is None and (matrix.mdev(mdev_uuid) is not None or mdev_uuid in matrix.definitions()):
+        refusals.append("matrix device %s is a hostdev of defined guest %s; it could not start without it"
+                        % (mdev_uuid, ", ".join(defined)))
+    if refusals:
+        module.fail_json(msg="refusing to change anything: " + " | ".join(refusals), refusals=refusals)
     lock = DeviceLock(fs, "vfio_ap-matrix") if not module.check_mode else None
     if lock:
         lock.__enter__()

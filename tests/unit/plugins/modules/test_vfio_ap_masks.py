@@ -160,3 +160,35 @@ def test_a_failing_step_on_an_existing_matrix_puts_it_back(sim):
     rc, res = run(sim, adapters=[3], domains=[6, 8], control_domains=[])
     assert rc == 1 and "(rolled back)" in res["msg"], res
     assert snapshot_diff(before, tree_snapshot(sim.root)) == [] and driver(sim, "03.0006") == cards_before
+
+
+def _guest_with(sim, name, uuid, running):
+    directory = sim.path("/run/libvirt/qemu" if running else "/etc/libvirt/qemu")
+    os.makedirs(directory, exist_ok=True)
+    domain = ("<domain type='kvm'><name>%s</name><devices><hostdev mode='subsystem' type='mdev' model='vfio-ap'>"
+              "<source><address uuid='%s'/></source></hostdev></devices></domain>" % (name, uuid))
+    with open(os.path.join(directory, name + ".xml"), "w", encoding="utf-8") as handle:
+        handle.write("<domstatus state='running'>%s</domstatus>" % domain if running else domain)
+
+
+def test_a_running_guests_matrix_is_not_changed_nor_removed(sim):
+    """Removing an mdev a guest holds open blocks in the kernel (vfio_unregister_group_dev)."""
+    rc, res = run(sim, adapters=[3], domains=[6])
+    assert rc == 0, res
+    _guest_with(sim, "db1", res["uuid"], running=True)
+    sim.open_mdevs.add(res["uuid"])
+    mark = len(sim.log)
+    for args in ({"state": "absent"}, {"adapters": [3], "domains": [6], "control_domains": [6]}):
+        rc, out = run(sim, **args)
+        assert rc == 1 and "is used by running guest db1; shut it down" in out["msg"], out
+    assert sim.log[mark:] == []
+    assert run(sim, adapters=[3], domains=[6])[1]["changed"] is False   # nothing to change: fine
+
+
+def test_absent_refused_for_a_defined_guests_matrix(sim):
+    rc, res = run(sim, adapters=[3], domains=[6])
+    _guest_with(sim, "db1", res["uuid"], running=False)
+    mark = len(sim.log)
+    rc, out = run(sim, state="absent")
+    assert rc == 1 and "is a hostdev of defined guest db1" in out["msg"], out
+    assert sim.log[mark:] == []
