@@ -180,7 +180,7 @@ devices:
     before: {description: "State before.", type: dict}
     after: {description: "State after.", type: dict}
 freed_from_cio_ignore:
-  description: IDs taken off the C(cio_ignore) list (in check mode, the IDs that would be).
+  description: IDs and ranges taken off the C(cio_ignore) list (in check mode, those that would be).
   returned: when IDs on the cio_ignore list were selected with O(free_ignored=true)
   type: list
   elements: str
@@ -202,7 +202,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils.vfio import (
     DeviceLock, VfioError, derive_mdev_uuid, normalize_uuid)
 from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ccw import (
-    IO_SUBCHANNEL, MDEV_TYPE, VFIO_CCW, VfioCcw, guest_users_of, hostdev_xml, mdev_owners)
+    IO_SUBCHANNEL, MDEV_TYPE, VFIO_CCW, VfioCcw, guest_users_of, hostdev_xml, id_ranges, mdev_owners)
 
 
 def select_devices(vfio, specs, free_ignored):
@@ -279,7 +279,7 @@ def preflight(module, fs, vfio, usage, selected, uuids, users, owners):
         if s.registered and s.driver != VFIO_CCW:
             kind = device_kind(fs.link_name("/sys/bus/ccw/devices/%s/driver" % bus_id), s.cutype)
             if kind != "dasd" and not params["allow_non_dasd"]:
-                refusals.append("%s: a %s device (control unit %s), not a DASD; vfio_ccw supports ECKD DASD "
+                refusals.append("%s: not a DASD (kind %s, control unit %s); vfio_ccw supports ECKD DASD "
                                 "(set allow_non_dasd: true for other non-QDIO devices)" % (bus_id, kind, s.cutype))
                 continue
         usage.probe_ccw_device(bus_id)
@@ -435,7 +435,7 @@ def run(module):
                   map=dict((r["bus_id"], {"subchannel": r["subchannel"], "uuid": r["uuid"]}) for r in results))
     if freed or (ignored and module.check_mode):
         # Check mode cannot look behind cio_ignore: it lists what it would free, not those devices' steps.
-        result["freed_from_cio_ignore"] = freed or [b for b, _r in ignored]
+        result["freed_from_cio_ignore"] = id_ranges(freed or [b for b, _r in ignored])
     if module._diff:
         result["diff"] = {
             "before": dict((r["bus_id"], r["before"]) for r in results if r["changed"]),
