@@ -27,7 +27,7 @@ description:
     check mode, diff mode and re-runs see exactly what is persisted.
   - Refuses, before changing anything, devices the host uses (mounted, swap, LVM physical volume,
     device-mapper, IPL device), QDIO devices (OSA, HiperSockets, FCP) which vfio_ccw cannot drive,
-    devices a running guest uses as a disk, mdevs a guest (running or defined) refers to that the run
+    PAV alias DASDs, devices a running guest uses as a disk, mdevs a guest (running or defined) refers to that the run
     would remove or replace, mdev UUIDs another device already has, unknown bus IDs, and devices on the
     C(cio_ignore) list unless O(free_ignored=true). A defined guest that has the device as a disk gives a
     warning.
@@ -282,6 +282,10 @@ def preflight(module, fs, vfio, usage, selected, uuids, users, owners):
                 refusals.append("%s: not a DASD (kind %s, control unit %s); vfio_ccw supports ECKD DASD "
                                 "(set allow_non_dasd: true for other non-QDIO devices)" % (bus_id, kind, s.cutype))
                 continue
+        if s.registered and fs.read("/sys/bus/ccw/devices/%s/alias" % bus_id, default="0") == "1":
+            # A PAV alias only carries I/O for its base device: useless to a guest, missed by the host.
+            refusals.append("%s: a PAV alias DASD; pass its base device through instead" % bus_id)
+            continue
         usage.probe_ccw_device(bus_id)
         host_use = usage.for_ccw(bus_id)
         if host_use:

@@ -240,3 +240,13 @@ def test_a_failed_run_puts_freed_ids_back_on_the_list(ignoring):
 def test_cio_ignore_items_stay_within_a_subchannel_set():
     from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ccw import id_ranges
     assert id_ranges(["0.1.0000", "0.0.ffff", "0.0.0002", "0x1", "0.0.0002"]) == ["0.0.0001-0.0.0002", "0.0.ffff", "0.1.0000"]
+
+
+def test_a_subchannel_vfio_ccw_refuses_is_named_so_and_rolled_back(sim):
+    """An OSA subchannel unbound by hand has no CCW device to show its control unit: the module cannot
+    tell it is QDIO beforehand, vfio_ccw's probe refuses it (-ENODEV, ignored by drivers_probe)."""
+    sch = sim.readlink("/sys/bus/ccw/devices/0.0.f600").rstrip("/").split("/")[-2]
+    sim.write("/sys/bus/css/devices/%s/driver/unbind" % sch, sch)
+    rc, res = run(sim, devices=["0.0.f600"], allow_non_dasd=True, settle_timeout=0.3)
+    assert rc == 1 and "did not bind to vfio_ccw" in res["msg"] and "vfio_ccw refused it" in res["msg"], res
+    assert res["rolled_back"] == ["0.0.f600"] and sim.read("/sys/bus/css/devices/%s/driver_override" % sch) == "(null)"

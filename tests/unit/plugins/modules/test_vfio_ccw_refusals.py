@@ -60,6 +60,7 @@ def refused(run_module, root, fragments, **args):
     ("0.0.f601", ["0.0.f601: a QDIO device"]),
     ("0.0.7001", ["0.0.7001: a QDIO device"]),
     ("0.0.1900", ["0.0.1900: a QDIO device (FCP"]),
+    ("0.0.01ff", ["0.0.01ff: a PAV alias DASD; pass its base device through instead"]),
     ("0.0.9999", ["0.0.9999: no such CCW device"]),
     ("0.0.9000-0.0.90ff", ["0.0.9000-0.0.90ff: the range selects no existing CCW device"]),
 ])
