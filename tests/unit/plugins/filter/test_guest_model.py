@@ -339,7 +339,6 @@ def test_scsi_units_avoid_what_disks_and_tapes_ask_for():
     assert units == {"sda": 2, "sdb": 0}
 
 
-
 @pytest.mark.parametrize("value, enabled", [("no", False), ("false", False), (0, False), ("yes", True), (True, True)])
 def test_boolean_strings_from_extra_vars_mean_what_they_say(value, enabled):
     # bool("no") and bool("false") are True: a balloon the user switched off came back
