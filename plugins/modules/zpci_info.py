@@ -160,6 +160,11 @@ def run(module):
         summary["in_use_by_host"] = sum(1 for f in functions if f["in_use_by_host"])
         for warning in usage.warnings:
             module.warn(warning)
+    ambiguous = [f["address"] for f in functions if f["uid"] in selector.uids and f["uid_is_unique"] is not True]
+    if ambiguous:
+        # without UID checking in the I/O configuration a UID names no function (often all are 0)
+        module.warn("uids: selected %s by a UID that is not unique (uid_is_unique is not 1); select by fid or address instead"
+                    % ", ".join(ambiguous))
     return dict(changed=False, s390x_host=True, functions=functions, summary=summary)
 
 

@@ -1,5 +1,6 @@
 """zpci_info and ap_info against fixture trees that mirror the kernel's sysfs."""
 
+import json
 import os
 
 import pytest
@@ -243,3 +244,11 @@ def test_nvme_ipl_device_marks_its_function(run_module, tmp_path):
         handle.write("bogus\n")
     rc, res = run_module("zpci_info", host_root=root)
     assert rc == 0 and not any(f["in_use_by_host"] for f in res["functions"])
+
+
+def test_selecting_by_a_uid_that_is_not_unique_warns(run_module, lpar, small):
+    rc, res = run_module("zpci_info", host_root=lpar, uids=["0x0"], host_usage=False)
+    assert rc == 0 and len(res["functions"]) == 3
+    assert "selected 0000:00:00.0, 0001:00:00.0, 0002:00:00.0 by a UID that is not unique" in json.dumps(res.get("warnings"))
+    rc, res = run_module("zpci_info", host_root=small, uids=["0x10"], host_usage=False)
+    assert rc == 0 and not res.get("warnings")
