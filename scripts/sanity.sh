@@ -3,6 +3,7 @@
 # ansible-test requires it), with the pip bootstrap served locally (see ansible_test_get_pip.py).
 source "$(dirname "$0")/lib.sh"
 base_setup
+apt_ensure git   # the copy takes git's file list; ansible-test lists the copy's files through git
 
 pip_version=$("$S390X_KVM_VENV/bin/python" - <<'PY'
 import re, ansible_test, os
