@@ -452,14 +452,20 @@ def _from_facts(var, item, facts):
     item = dict(item)
     if item.get("kind") == "vfio-ccw" and item.get("bus_id") and not item.get("uuid"):
         bus_id = str(item["bus_id"]).lower()
-        entry = (facts.get("vfio_ccw_map") or {}).get(bus_id)
+        ccw_map = facts.get("vfio_ccw_map") or {}
+        if not isinstance(ccw_map, dict):
+            fail("guest_vfio_ccw_map", "must be the map result of s390x.kvm.vfio_ccw (bus ID -> subchannel and uuid), "
+                                       "got %s" % type(ccw_map).__name__)
+        entry = ccw_map.get(bus_id)
+        entry = entry if isinstance(entry, dict) else None
         if not entry or not entry.get("uuid"):
             fail(var + ".bus_id", "%s has no mediated device in guest_vfio_ccw_map: prepare it with s390x.kvm.vfio_ccw "
                                   "and pass its result's map" % bus_id)
         item["uuid"] = entry["uuid"]
     if item.get("kind") == "vfio-pci" and item.get("fid") not in (None, "") and not item.get("address"):
         fid = _int(var + ".fid", item["fid"], 0, 0xffffffff)
-        found = [f for f in facts.get("zpci_functions") or [] if f.get("fid") == fid]
+        functions = _check_list("guest_zpci_functions", facts.get("zpci_functions"))
+        found = [f for f in functions if f.get("fid") == fid]
         if not found:
             fail(var + ".fid", "%#010x is not among guest_zpci_functions (the functions of s390x.kvm.zpci_info)" % fid)
         item["address"] = found[0]["address"]
