@@ -660,6 +660,7 @@ def carry_over(desired_xml, stored_xml):
     stored = normalize(stored_xml, canonical_console=False)
     if desired.find("uuid") is None and stored.find("uuid") is not None:
         desired.insert(1, copy.deepcopy(stored.find("uuid")))
+    _carry_metadata(desired, stored)
     d_devices, a_devices = desired.find("devices"), stored.find("devices")
     if d_devices is None or a_devices is None:
         return desired
@@ -689,6 +690,23 @@ def carry_over(desired_xml, stored_xml):
             d_devices.append(clean_live(a_dev))
             used.add(a_devno)
     return desired
+
+
+def _carry_metadata(desired, stored):
+    """Keep the <metadata> of namespaces the desired XML does not write (other applications set
+    theirs with virDomainSetMetadata; a re-define must not wipe them). They are not compared."""
+    a_meta = stored.find("metadata")
+    if a_meta is None or not len(a_meta):
+        return
+    d_meta = desired.find("metadata")
+    if d_meta is None:
+        d_meta = ET.Element("metadata")
+        desired.insert(list(desired).index(desired.find("name")) + 1 if desired.find("name") is not None else 0,
+                       d_meta)
+    written = set(child.tag.split("}")[0] for child in d_meta)
+    for child in a_meta:
+        if child.tag.split("}")[0] not in written:
+            d_meta.append(copy.deepcopy(child))
 
 
 _PCI_SLOT = ("domain", "bus", "slot", "function")

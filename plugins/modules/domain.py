@@ -111,6 +111,8 @@ notes:
     changes, the new definition takes effect at the next start; RV(restart_needed) says so. Use
     P(s390x.kvm.guest#role) or a domain device module for live changes.
   - Graphics passwords are not compared (libvirt hides them without C(VIR_DOMAIN_XML_SECURE)).
+  - C(<metadata>) of namespaces the desired XML does not write (set by other applications with
+    C(virDomainSetMetadata)) is neither compared nor removed by a re-define.
   - Elements and attributes that libvirt fills in by default and that the desired XML does not mention
     keep libvirt's value (state them to compare them).
 seealso:

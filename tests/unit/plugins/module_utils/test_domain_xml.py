@@ -494,3 +494,14 @@ def test_zpci_uid_fid_and_slot_libvirt_chose_are_kept(hostdev_address):
     merged = dx.carry_over(USER_XML % ("zp", "", "", taken), ZPCI_STORED)
     assert merged.find("./devices/interface/address/zpci").get("uid") is None
     assert merged.find("./devices/interface/address/zpci").get("fid") == "0x00000001"
+
+
+def test_metadata_of_other_applications_survives_a_redefine():
+    stored = replace(METADATA % "1", "</app:foo>", "</app:foo><nova:instance xmlns:nova='http://openstack.org/"
+                                                   "xmlns/libvirt/nova/1.0'><nova:name>vm1</nova:name></nova:instance>")
+    assert not dx.compare(METADATA % "1", stored).changed          # not ours to compare
+    merged = dx.to_text(dx.carry_over(METADATA % "2", stored))
+    assert "<app:bar a='2'>x</app:bar>" in merged and "<app:bar a='1'>" not in merged
+    assert "<nova:name>vm1</nova:name>" in merged
+    bare = re.sub(r"<metadata>.*</metadata>", "", METADATA % "1", flags=re.S)
+    assert "<nova:name>vm1</nova:name>" in dx.to_text(dx.carry_over(bare, stored))
