@@ -328,3 +328,20 @@ def test_zpci_uids_libvirt_chose_stay_when_a_zpci_device_goes(host, cleanup):
     assert module("domain", uri=host.uri, xml=two, state="present")["changed"]
     assert uids() == before[1:], (before, uids())     # libvirt alone renumbered them from 0x0001
     assert module("domain", uri=host.uri, xml=two, state="present")["changed"] is False
+
+
+def test_metadata_another_application_set_survives_a_redefine(host, cleanup):
+    import libvirt
+    name = "gx-meta"
+    cleanup.append(name)
+    nova = "http://openstack.org/xmlns/libvirt/nova/1.0"
+    xml = USER_XML.format(name=name, ns="", head="", mid="", devices="")
+    assert module("domain", uri=host.uri, xml=xml, state="present")["changed"]
+    host.conn().lookupByName(name).setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, "<instance><n>vm1</n></instance>",
+                                               "nova", nova, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    assert module("domain", uri=host.uri, xml=xml, state="present")["changed"] is False
+    bigger = xml.replace("<memory unit='MiB'>256</memory>", "<memory unit='MiB'>320</memory>")
+    assert module("domain", uri=host.uri, xml=bigger, state="present")["changes"][0]["path"] == "domain/memory/text()"
+    kept = host.conn().lookupByName(name).metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, nova,
+                                                   libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    assert "<n>vm1</n>" in kept
