@@ -24,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import time
 import uuid
 
@@ -32,6 +33,7 @@ MDEV_UUID_NAMESPACE = uuid.UUID("5e0c3f2a-7d1b-4c55-9a0e-3b9d2f6e8c41")
 LOCK_DIR = "/run/lock/s390x-kvm"
 DRIVERCTL_DIR = "/etc/driverctl.d"
 MDEVCTL_DIR = "/etc/mdevctl.d"
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class VfioError(Exception):
@@ -68,9 +70,8 @@ class DeviceLock(object):
         self.fd = None
 
     def __enter__(self):
-        directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
+        # exist_ok: a concurrent run may create the directory between a check and makedirs
+        os.makedirs(os.path.dirname(self.path), 0o755, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.time() + self.timeout
         while True:
@@ -94,9 +95,7 @@ class DeviceLock(object):
 
 
 def atomic_write(local_path, text):
-    directory = os.path.dirname(local_path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+    os.makedirs(os.path.dirname(local_path), 0o755, exist_ok=True)
     tmp = "%s.tmp.%d" % (local_path, os.getpid())
     with open(tmp, "w") as handle:
         handle.write(text)
@@ -131,6 +130,8 @@ class Persistence(object):
         """{uuid: config dict} of the mdevs defined for a parent."""
         result = {}
         for name in self.fs.listdir("%s/%s" % (MDEVCTL_DIR, parent)):
+            if not _UUID_RE.match(name):
+                continue   # mdevctl names its files by UUID; anything else (editor or temporary files) is not a definition
             try:
                 result[name] = json.loads(self.fs.read(self.mdev_path(parent, name), default="{}"))
             except ValueError:

@@ -250,3 +250,15 @@ def test_a_subchannel_vfio_ccw_refuses_is_named_so_and_rolled_back(sim):
     rc, res = run(sim, devices=["0.0.f600"], allow_non_dasd=True, settle_timeout=0.3)
     assert rc == 1 and "did not bind to vfio_ccw" in res["msg"] and "vfio_ccw refused it" in res["msg"], res
     assert res["rolled_back"] == ["0.0.f600"] and sim.read("/sys/bus/css/devices/%s/driver_override" % sch) == "(null)"
+
+
+def test_files_that_are_not_mdevctl_definitions_are_left_alone(sim):
+    define(sim, SCH, MINE)
+    stray = sim.path("/etc/mdevctl.d/%s/%s.swp" % (SCH, MINE))
+    with open(stray, "w", encoding="utf-8") as handle:
+        handle.write("an editor's file\n")
+    rc, res = run(sim, devices=[BUS])
+    assert rc == 0 and res["map"][BUS]["uuid"] == MINE and os.path.exists(stray), res
+    assert res["devices"][0]["after"]["persistent_mdevs"] == [MINE]
+    rc, res = run(sim, devices=[BUS], state="absent")
+    assert rc == 0 and os.path.exists(stray) and not os.path.exists(sim.path("/etc/mdevctl.d/%s/%s" % (SCH, MINE)))
