@@ -84,6 +84,9 @@ debs_setup() {
         echo 'APT::Get::List-Cleanup "false";'
         echo 'Debug::NoLocking "true";'
         echo 'APT::Sandbox::User "root";'
+        # The machine's own Acquire settings (a proxy; a snapshot mirror's Check-Valid-Until), which
+        # the private Dir::Etc::Parts above would hide (as scripts/molecule.sh does for its image).
+        apt-config dump 2>/dev/null | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy) ' || true
     } > "$TB_APT/apt.conf.new"
     mv -f "$TB_APT/apt.conf.new" "$TB_APT/apt.conf"
 }
@@ -93,6 +96,7 @@ debs_apt() { APT_CONFIG=$TB_APT/apt.conf apt-get -q "$@"; }
 debs_cache() { APT_CONFIG=$TB_APT/apt.conf apt-cache "$@"; }
 
 # debs_update [--force]: refresh the private lists when missing, older than 12 h or forced.
+# shellcheck disable=SC2120  # --force is for callers outside this file
 debs_update() {
     debs_setup
     if [ "${1:-}" = --force ] || [ ! -f "$TB_APT/.updated" ] || [ -n "$(find "$TB_APT/.updated" -mmin +720 2>/dev/null)" ]; then
@@ -105,6 +109,7 @@ debs_update() {
 # debs_newest REGEX [ARCH]: the newest package name (anchored REGEX) available for ARCH.
 debs_newest() {
     local re=$1 arch=${2:-} names
+    # shellcheck disable=SC2119  # no --force here
     debs_update
     names=$(debs_cache pkgnames | grep -E "^($re)\$" | sort -V) || true
     [ -n "$names" ] || { echo "no package matches ^($re)\$ in $TB_SUITES" >&2; return 1; }
@@ -124,6 +129,7 @@ debs_newest() {
 debs_download() {
     local dir=$1; shift
     mkdir -p "$dir"
+    # shellcheck disable=SC2119  # no --force here
     debs_update
     local pkg name arch ver file
     local -a want=() paths=()
@@ -134,6 +140,7 @@ debs_download() {
         ver=$(echo "$pkg" | sed -n 's/^[^=]*=\(.*\)$/\1/p')
         if [ -z "$ver" ]; then
             ver=$(debs_cache policy "${name}${arch:+:$arch}" | awk '$1 == "Candidate:" { print $2; exit }')
+            # shellcheck disable=SC2015  # the message when either test fails
             [ -n "$ver" ] && [ "$ver" != "(none)" ] || { echo "package $pkg not found in $TB_SUITES" >&2; return 1; }
         fi
         if [ -z "$arch" ]; then
