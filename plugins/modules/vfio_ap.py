@@ -145,7 +145,7 @@ hostdev_xml:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.ap import parse_mask
+from ansible_collections.s390x.kvm.plugins.module_utils.ap import parse_ids, parse_mask
 from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
 from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
@@ -154,32 +154,6 @@ from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ap import MATRIX, M
 
 HOSTDEV = ("<hostdev mode='subsystem' type='mdev' model='vfio-ap'>\n"
            "  <source>\n    <address uuid='%s'/>\n  </source>\n</hostdev>")
-# AP ids are 8 bits (ap_bus.h AP_DEVICES / AP_DOMAINS = 256); the machine may allow fewer.
-AP_ID_MAX = 255
-
-
-def parse_ids(name, values):
-    """Adapter or domain numbers: integers, or strings in decimal or 0x-hex (as lszcrypt shows them)."""
-    out, bad = [], []
-    for value in values or []:
-        number = None
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        elif isinstance(value, str):
-            text = value.strip().lower()
-            try:
-                number = int(text, 16) if text.startswith("0x") else int(text, 10)
-            except ValueError:
-                number = None
-        if number is None or not 0 <= number <= AP_ID_MAX:
-            bad.append(repr(value))
-        else:
-            out.append(number)
-    if bad:
-        raise VfioError("%s: %s not allowed; give numbers 0-%d (decimal, or hex as 0x47)" % (name, ", ".join(bad), AP_ID_MAX))
-    return sorted(set(out))
-
-
 def _host_int(fs, path):
     try:
         return int(fs.read(path, default=""), 0)
@@ -193,7 +167,7 @@ def refusals_for(fs, matrix, mdev_uuid, target):
     max_domain = _host_int(fs, "/sys/bus/ap/ap_max_domain_id")
     for name, values, maximum in (("adapters", target["adapters"], max_adapter), ("domains", target["domains"], max_domain),
                                   ("control_domains", target["control_domains"], max_domain)):
-        maximum = AP_ID_MAX if maximum is None else maximum
+        maximum = 255 if maximum is None else maximum   # AP ids are 8 bits (ap_bus.h AP_DEVICES/AP_DOMAINS)
         bad = [v for v in values if v > maximum]
         if bad:
             refusals.append("%s: %s out of range; this machine allows 0-%d" % (name, ", ".join(str(b) for b in bad), maximum))
@@ -231,10 +205,10 @@ def run(module):
     try:
         target = None
         if params["state"] == "present":
-            target = {"adapters": parse_ids("adapters", params["adapters"]), "domains": parse_ids("domains", params["domains"]),
-                      "control_domains": parse_ids("control_domains", params["control_domains"]),
-                      "persist": params["persist"], "autostart": params["autostart"]}
-    except VfioError as err:
+            target = dict((name, sorted(set(parse_ids(params[name], name))))
+                          for name in ("adapters", "domains", "control_domains"))
+            target.update(persist=params["persist"], autostart=params["autostart"])
+    except ValueError as err:
         module.fail_json(msg=str(err))
     if target is not None and (not target["adapters"] or not target["domains"]):
         module.fail_json(msg="adapters and domains: give at least one of each for state=present")

@@ -11,7 +11,10 @@ import contextlib
 import importlib
 import io
 import json
+import os
 from unittest import mock
+
+import pytest
 
 from ansible.module_utils import basic
 
@@ -111,3 +114,23 @@ def snapshot_diff(before, after):
         if before.get(key) != after.get(key):
             out.append("%s: %r -> %r" % (key, (before.get(key) or ("missing",))[:2], (after.get(key) or ("missing",))[:2]))
     return out
+
+
+HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "hosts")
+SMALL = os.path.join(HOSTS, "small_kvm_host.yml")
+
+
+@pytest.fixture
+def small_sim(tmp_path):
+    """small_kvm_host under the kernel simulator, reactions at once."""
+    from tests.fixtures.kernel_sim import sim_host
+    sim = sim_host(SMALL, tmp_path / "host", delay=0)
+    yield sim
+    sim.close()
+
+
+def module_runner(module_name):
+    """``run(sim, check=False, **args)`` for one module, with diff on (what Ansible does with --diff)."""
+    def run(sim, check=False, **args):
+        return run_module_inprocess(module_name, args, sim, check_mode=check, diff=True)
+    return run

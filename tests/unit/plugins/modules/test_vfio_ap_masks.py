@@ -105,10 +105,10 @@ def test_apqns_of_a_defined_but_stopped_matrix_are_refused(sim):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    ({"adapters": ["zz"], "domains": [6]}, "adapters: 'zz' not allowed; give numbers 0-255 (decimal, or hex as 0x47)"),
-    ({"adapters": [3], "domains": [256]}, "domains: 256 not allowed; give numbers 0-255"),
-    ({"adapters": [3], "domains": [-1]}, "domains: -1 not allowed"),
-    ({"adapters": [3], "domains": [6], "control_domains": ["0x100"]}, "control_domains: '0x100' not allowed"),
+    ({"adapters": ["zz"], "domains": [6]}, "adapters: 'zz' is not an AP number; allowed: 0-255 as a number"),
+    ({"adapters": [3], "domains": [256]}, "domains: 256 is not an AP number"),
+    ({"adapters": [3], "domains": [-1]}, "domains: -1 is not an AP number"),
+    ({"adapters": [3], "domains": [6], "control_domains": ["0x100"]}, "control_domains: '0x100' is not an AP number"),
     ({"adapters": [3], "domains": [6], "guest": " "}, "guest: give the name of the guest"),
     ({"adapters": [3], "domains": ["0x55"]}, "domains: 85 out of range; this machine allows 0-84"),
 ])

@@ -11,25 +11,16 @@ import pytest
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import derive_mdev_uuid
 
 from tests.fixtures.kernel_sim import copy_description, sim_host
-from tests.unit.vfio_harness import run_module_inprocess, snapshot_diff, tree_snapshot
+from tests.unit.vfio_harness import HOSTS, SMALL, module_runner, small_sim, snapshot_diff, tree_snapshot
 
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "fixtures", "hosts")
-SMALL = os.path.join(HOSTS, "small_kvm_host.yml")
 BUS, SCH = "0.0.0105", "0.0.0005"
 CSS = "/sys/bus/css/devices/" + SCH
 OTHER_UUID = "3d2f4c8a-1b6e-4e0a-9f5d-0c7a2b3e4f51"      # 0.0.0106's mdev (subchannel 0.0.0010)
 MINE = "7e270a25-e163-4922-af60-757fc8ed48c6"
 
 
-@pytest.fixture
-def sim(tmp_path):
-    s = sim_host(SMALL, tmp_path / "host", delay=0)
-    yield s
-    s.close()
-
-
-def run(sim, check=False, **args):
-    return run_module_inprocess("vfio_ccw", args, sim, check_mode=check, diff=True)
+sim = small_sim   # the harness fixture, under the name these tests use
+run = module_runner("vfio_ccw")
 
 
 def define(sim, parent, uuid, mdev_type="vfio_ccw-io"):

@@ -6,23 +6,14 @@ import os
 import pytest
 
 from tests.fixtures.kernel_sim import copy_description, sim_host
-from tests.unit.vfio_harness import run_module_inprocess
+from tests.unit.vfio_harness import SMALL, module_runner, small_sim
 
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "fixtures", "hosts")
-SMALL = os.path.join(HOSTS, "small_kvm_host.yml")
 BDF = "0010:00:00.0"
 NIC = "/sys/bus/pci/devices/" + BDF
 
 
-@pytest.fixture
-def sim(tmp_path):
-    s = sim_host(SMALL, tmp_path / "host", delay=0)
-    yield s
-    s.close()
-
-
-def run(sim, check=False, **args):
-    return run_module_inprocess("vfio_pci", args, sim, check_mode=check, diff=True)
+sim = small_sim   # the harness fixture, under the name these tests use
+run = module_runner("vfio_pci")
 
 
 @pytest.mark.parametrize("fid", ["0x10", "10", "0x00000010", "0X10"])
