@@ -120,13 +120,18 @@ HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = os.path.join(HOSTS, "small_kvm_host.yml")
 
 
-@pytest.fixture
-def small_sim(tmp_path):
-    """small_kvm_host under the kernel simulator, reactions at once."""
-    from tests.fixtures.kernel_sim import sim_host
-    sim = sim_host(SMALL, tmp_path / "host", delay=0)
-    yield sim
-    sim.close()
+def simulated(description):
+    """A fixture: the host ``description`` under the kernel simulator, reactions at once."""
+    @pytest.fixture
+    def fixture(tmp_path):
+        from tests.fixtures.kernel_sim import sim_host
+        sim = sim_host(description, tmp_path / "host", delay=0)
+        yield sim
+        sim.close()
+    return fixture
+
+
+small_sim = simulated(SMALL)
 
 
 def module_runner(module_name):

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import derive_mdev_uuid
 
 from tests.fixtures.kernel_sim import copy_description, sim_host
-from tests.unit.vfio_harness import HOSTS, SMALL, module_runner, small_sim, snapshot_diff, tree_snapshot
+from tests.unit.vfio_harness import HOSTS, SMALL, module_runner, simulated, small_sim, snapshot_diff, tree_snapshot
 
 BUS, SCH = "0.0.0105", "0.0.0005"
 CSS = "/sys/bus/css/devices/" + SCH
@@ -185,11 +185,7 @@ def test_hostdev_uses_the_subchannel_set_of_the_device(tmp_path):
 
 
 # -- cio_ignore ---------------------------------------------------------------------------------
-@pytest.fixture
-def ignoring(tmp_path):
-    s = sim_host(os.path.join(HOSTS, "cio_ignore_host.yml"), tmp_path / "ign", delay=0)
-    yield s
-    s.close()
+ignoring = simulated(os.path.join(HOSTS, "cio_ignore_host.yml"))
 
 
 def ignore_list(sim):
