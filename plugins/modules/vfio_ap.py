@@ -154,6 +154,8 @@ from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ap import MATRIX, M
 
 HOSTDEV = ("<hostdev mode='subsystem' type='mdev' model='vfio-ap'>\n"
            "  <source>\n    <address uuid='%s'/>\n  </source>\n</hostdev>")
+
+
 def _host_int(fs, path):
     try:
         return int(fs.read(path, default=""), 0)
