@@ -120,8 +120,7 @@ class ZpciDiscovery(object):
             }
             func["pci_id"] = "%04x:%04x" % (func["vendor"] or 0, func["device"] or 0)
             func["pft_name"] = PFT_NAMES.get(func["pft"]) if func["pft"] is not None else None
-            func["netdevs"] = _listdir(base + "net")
-            func["block_devices"] = self._nvme_namespaces(base)
+            func["netdevs"], func["block_devices"] = self._children(base)
             if not self.selector.matches(func):
                 continue
             functions.append(func)
@@ -145,6 +144,20 @@ class ZpciDiscovery(object):
             func["carries_host_ip"] = any("carries the host" in r for r in reasons)
             func["in_use_by_host"] = bool(reasons)
             func["host_use"] = reasons
+
+    @classmethod
+    def _children(cls, base):
+        """(netdevs, block devices) of a function: a NIC driver's net/ (mlx5, ...), NVMe namespaces,
+        and what a virtio-pci function has one level down, below its virtio device
+        (drivers/virtio/virtio.c "virtio%u"; 6.12 dump: /sys/class/net/eth0 ->
+        /sys/devices/pci0005:00/0005:00:00.0/virtio0)."""
+        netdevs = _listdir(base + "net")
+        disks = cls._nvme_namespaces(base)
+        for entry in _listdir(base):
+            if entry.startswith("virtio") and entry[6:].isdigit():
+                netdevs.extend(_listdir(base + entry + "/net"))
+                disks.extend(_listdir(base + entry + "/block"))
+        return sorted(netdevs), sorted(disks)
 
     @staticmethod
     def _nvme_namespaces(base):

@@ -69,7 +69,7 @@ def test_ccw_info_bus_id_filter(zhost):
 def test_zpci_info_matches_sysfs(zhost):
     result = zhost.module("s390x.kvm.zpci_info")
     tree = zhost.sysfs_tree(PCI + "*", PCI + "*/function_id", PCI + "*/uid", PCI + "*/vendor", PCI + "*/device",
-                            PCI + "*/driver")
+                            PCI + "*/driver", PCI + "*/net/*", PCI + "*/virtio*/net/*", PCI + "*/virtio*/block/*")
     assert result["s390x_host"] is True
     functions = {f["address"]: f for f in result["functions"]}
     assert set(functions) == entries(tree, PCI)
@@ -80,6 +80,12 @@ def test_zpci_info_matches_sysfs(zhost):
         assert f["vendor"] == int(tree[p + "/vendor"], 16), address
         assert f["device"] == int(tree[p + "/device"], 16), address
         assert f["driver"] == link_base(tree.get(p + "/driver")), address
+        # interfaces and disks: directly below (NIC drivers) or below the virtio device (virtio-pci)
+        below = [k.split("/") for k in tree if k.startswith(p + "/")]
+        assert f["netdevs"] == sorted(k[-1] for k in below if k[-2] == "net"), address
+        assert f["block_devices"] == sorted(k[-1] for k in below if k[-2] == "block"), address
+    # the virtio-net-pci and virtio-blk-pci functions do have them (the comparison above is not empty)
+    assert any(f["netdevs"] for f in functions.values()) and any(f["block_devices"] for f in functions.values())
     # the configuration: zPCI uid U is PCI domain U, fid as configured
     configured = {c["address"]: c for c in zhost.devices["zpci"]}
     assert set(functions) == set(configured)

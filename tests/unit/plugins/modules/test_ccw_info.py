@@ -312,7 +312,7 @@ def test_devices_as_a_table_and_bad_table_arguments(run_module, lpar):
 def test_kvm_guest_view(run_module, host_tree):
     """What a KVM guest sees (the real 6.12 dump): CHPID 00 of type 32 on every subchannel,
     virtio-ccw devices without a device type; the disk and the interface the guest runs on
-    are its own, the second disk and the zPCI NIC without address are free."""
+    are its own, the second disk and the zPCI NIC without address are free, the zPCI disk is mounted."""
     root = host_tree("kvm_guest")
     rc, res = run_module("ccw_info", host_root=root)
     assert rc == 0 and res["s390x_host"] is True
@@ -324,8 +324,11 @@ def test_kvm_guest_view(run_module, host_tree):
     assert devices["0.0.0002"]["host_use"] == ["carries the host's IPv4 routes (interface eth0)"]
     assert devices["0.0.0003"]["in_use_by_host"] is False and devices["0.0.0000"]["in_use_by_host"] is False
     rc, res = run_module("zpci_info", host_root=root)
-    (func,) = res["functions"]
-    assert func["address"] == "0005:00:00.0" and func["netdevs"] == ["eth1"] and func["in_use_by_host"] is False
+    nic, disk = res["functions"]
+    # a virtio-pci function's interface and disk are found below its virtio device
+    assert nic["address"] == "0005:00:00.0" and nic["netdevs"] == ["eth1"] and nic["in_use_by_host"] is False
+    assert disk["address"] == "0006:00:00.0" and disk["block_devices"] == ["vdc"] and disk["netdevs"] == []
+    assert disk["host_use"] == ["/dev/vdc: mounted at /srv"]
 
 
 def test_md_members_and_every_btrfs_device_are_used(run_module, lpar):
