@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import derive_mdev_uuid
 
 from tests.fixtures.kernel_sim import copy_description, sim_host
+from tests.unit.plugins.modules.test_vfio_ccw_refusals import private_host
 from tests.unit.vfio_harness import HOSTS, SMALL, module_runner, simulated, small_sim, snapshot_diff, tree_snapshot
 
 BUS, SCH = "0.0.0105", "0.0.0005"
@@ -36,6 +37,16 @@ def add_guest(sim, name, devices, running):
     domain = "<domain type='kvm'><name>%s</name><devices>%s</devices></domain>" % (name, devices)
     with open(os.path.join(directory, name + ".xml"), "w", encoding="utf-8") as handle:
         handle.write("<domstatus state='running'>%s</domstatus>" % domain if running else domain)
+
+
+class FixtureTree(object):
+    """Just ``path()`` of a built tree, for the helpers that write files into it."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, host_path):
+        return self.root + host_path
 
 
 def mdev_hostdev(uuid):
@@ -164,10 +175,13 @@ def test_a_defined_guests_mdev_is_neither_removed_nor_replaced(sim):
     assert res["devices"][0]["steps"] == ["write /etc/driverctl.d/css-0.0.0010"]
 
 
-def test_a_defined_guests_disk_gives_a_warning(sim):
-    add_guest(sim, "web1", "<disk type='block' device='disk'><source dev='/dev/disk/by-path/ccw-%s'/></disk>" % BUS,
-              running=False)
-    rc, res = run(sim, devices=[BUS])
+def test_a_defined_guests_disk_gives_a_warning(run_module, tmp_path):
+    """Check mode in a module process of its own, as Ansible runs it (in-process runs share
+    ansible-core's warning state with whatever ran before)."""
+    root = private_host("small_kvm_host", tmp_path)
+    add_guest(FixtureTree(root), "web1", "<disk type='block' device='disk'><source dev='/dev/disk/by-path/ccw-%s'/></disk>"
+              % BUS, running=False)
+    rc, res = run_module("vfio_ccw", host_root=root, devices=[BUS], _ansible_check_mode=True)
     # ansible-core 2.19 returns warnings as structured events: look at their text
     assert rc == 0 and "defined guest web1 has it as a disk" in json.dumps(res.get("warnings")), res
 
