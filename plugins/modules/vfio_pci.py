@@ -80,6 +80,9 @@ requirements:
   - Linux on IBM Z with the C(vfio-pci) module loaded.
 notes:
   - At least one of O(fids), O(uids) or O(addresses) is required; every item must match a function.
+  - RV(functions[].hostdev_xml) says C(managed='no') where IBM's example has C(managed='yes') - this module
+    binds vfio-pci itself and persists that, while a managed hostdev makes libvirt hand the function back
+    to its host driver whenever the guest stops.
   - When the partition does not enforce unique UIDs (RV(s390x.kvm.zpci_info#module:functions) shows
     C(uid_is_unique=false)) PCI addresses can change across reboots; the module warns.
 seealso:
