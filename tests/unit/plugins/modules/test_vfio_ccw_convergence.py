@@ -263,3 +263,15 @@ def test_files_that_are_not_mdevctl_definitions_are_left_alone(sim):
     assert res["devices"][0]["after"]["persistent_mdevs"] == [MINE]
     rc, res = run(sim, devices=[BUS], state="absent")
     assert rc == 0 and os.path.exists(stray) and not os.path.exists(sim.path("/etc/mdevctl.d/%s/%s" % (SCH, MINE)))
+
+
+def test_a_given_uuid_replaces_another_unused_mdev(sim):
+    by_hand(sim, MINE)
+    wanted = derive_mdev_uuid(sim, BUS)
+    mark = len(sim.log)
+    rc, res = run(sim, devices=[BUS], uuids={BUS: wanted})
+    assert rc == 0 and res["map"][BUS]["uuid"] == wanted, res
+    assert [w[0].rsplit("/", 2)[-2:] for w in sim.log[mark:]] == [[MINE, "remove"], ["vfio_ccw-io", "create"]]
+    assert not sim.isdir(CSS + "/" + MINE) and sim.listdir("/etc/mdevctl.d/" + SCH) == [wanted]
+    mark = len(sim.log)
+    assert run(sim, devices=[BUS], uuids={BUS: wanted})[1]["changed"] is False and sim.log[mark:] == []
