@@ -56,6 +56,15 @@ def play(text, workdir, name, tree):
     return elapsed
 
 
+def _roomy(path, need=512 << 20):
+    """A writable directory with at least ``need`` bytes free (podman's /dev/shm has 64 MB)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK) and st.f_bavail * st.f_frsize >= need
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=256)
@@ -64,7 +73,7 @@ def main():
     n = opts.devices
     description = {"arch": "s390x", "hostname": "kvm-many",
                    "generate": [{"range": "0.0.1000-0.0.%04x" % (0x1000 + n - 1), "kind": "dasd-eckd", "online_every": 2}]}
-    workdir = tempfile.mkdtemp(prefix="vfio-batch-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    workdir = tempfile.mkdtemp(prefix="vfio-batch-", dir="/dev/shm" if _roomy("/dev/shm") else None)
     stops = []
     try:
         batch_tree, stop = serve(description, workdir, "batch")

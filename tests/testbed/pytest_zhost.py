@@ -151,7 +151,11 @@ def _running():
 @pytest.fixture(scope="session")
 def zhost():
     prerequisite(os.geteuid() == 0, "the emulated Z host needs root (netns, tap, apt)")
-    prerequisite(os.path.exists("/dev/net/tun"), "no /dev/net/tun (the Z host's network is a tap device)")
+    if not os.path.exists("/dev/net/tun"):
+        # a fresh machine may not have loaded it yet (up.sh's dev_ensure does the same)
+        subprocess.run(["modprobe", "tun"], capture_output=True, check=False)
+    prerequisite(os.path.exists("/dev/net/tun"),
+                 "no /dev/net/tun and 'modprobe tun' did not provide it (the Z host's network is a tap device)")
     was_running = _running()
     t0 = time.monotonic()
     proc = _up()
