@@ -28,8 +28,9 @@ def test_vfio_ccw_module_on_the_real_kernel(zhost, spare_disk):
     # A virtio-blk device is not a DASD: refused unless allowed, and nothing changes.
     refused = zhost.ansible("s390x.kvm.vfio_ccw", {"devices": [spare_disk]}, check=False)
     # (the tree callback keeps the module's own result, without Ansible's "failed" flag)
-    assert refused["msg"].startswith("refusing to change anything: %s: a virtio device" % spare_disk)
-    assert "not a DASD" in refused["msg"] and refused["changed"] is False
+    assert refused["msg"].startswith("refusing to change anything: %s: not a DASD (kind virtio, control unit 3832/02)"
+                                     % spare_disk), refused["msg"]
+    assert "allow_non_dasd" in refused["msg"] and refused["changed"] is False
     assert zhost.read_sysfs("/sys/bus/ccw/devices/%s/online" % spare_disk) == "1"
 
     planned = zhost.ansible("s390x.kvm.vfio_ccw", args, options=("--check", "--diff"))
