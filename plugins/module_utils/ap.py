@@ -20,6 +20,7 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none
 from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import hostdev_owners
 
 MASK_BITS = 256
@@ -66,7 +67,7 @@ def parse_apqns(text):
         if not line or "." not in line:
             continue
         card, _sep, dom = line.partition(".")
-        result.append({"adapter": _int(card, 16), "domain": _int(dom, 16)})
+        result.append({"adapter": int_or_none(card, 16), "domain": int_or_none(dom, 16)})
     return result
 
 
@@ -79,7 +80,7 @@ def parse_ids(values, option):
             number = value
         elif isinstance(value, str):
             text = value.strip().lower()
-            number = _int(text[2:], 16) if text.startswith("0x") else _int(text, 10)
+            number = int_or_none(text[2:], 16) if text.startswith("0x") else int_or_none(text, 10)
         if number is None or not 0 <= number < MASK_BITS:
             raise ValueError("%s: %r is not an AP number; allowed: 0-255 as a number, decimal text or 0x hex (0x00-0xff)"
                              % (option, value))
@@ -92,13 +93,6 @@ def _split(ids, in_mask, wanted):
         return None
     in_mask = set(in_mask)
     return [i for i in ids if (i in in_mask) == wanted]
-
-
-def _int(text, base=10):
-    try:
-        return int(text, base)
-    except (TypeError, ValueError):
-        return None
 
 
 def _bool(text):
@@ -119,8 +113,8 @@ class ApDiscovery(object):
         base = "/sys/bus/ap/"
         apmask = fs.read(base + "apmask", default="")
         aqmask = fs.read(base + "aqmask", default="")
-        max_adapter = _int(fs.read(base + "ap_max_adapter_id", default=""))
-        max_domain = _int(fs.read(base + "ap_max_domain_id", default=""))
+        max_adapter = int_or_none(fs.read(base + "ap_max_adapter_id", default=""))
+        max_domain = int_or_none(fs.read(base + "ap_max_domain_id", default=""))
         adapters = range((max_adapter if max_adapter is not None else MASK_BITS - 1) + 1)
         domains = range((max_domain if max_domain is not None else MASK_BITS - 1) + 1)
         host_adapters = parse_mask(apmask) if is_mask(apmask) else None
@@ -134,7 +128,7 @@ class ApDiscovery(object):
             "host_domains": _split(domains, host_domains, True),
             "vfio_adapters": _split(adapters, host_adapters, False),
             "vfio_domains": _split(domains, host_domains, False),
-            "ap_domain": _int(fs.read(base + "ap_domain", default="")),
+            "ap_domain": int_or_none(fs.read(base + "ap_domain", default="")),
             "max_adapter_id": max_adapter,
             "max_domain_id": max_domain,
             "features": fs.read(base + "features", default="").split(),
@@ -151,16 +145,16 @@ class ApDiscovery(object):
                 if self.adapters and adapter not in self.adapters:
                     continue
                 base = "/sys/bus/ap/devices/%s/" % name
-                hwtype = _int(fs.read(base + "hwtype", default=""))
+                hwtype = int_or_none(fs.read(base + "hwtype", default=""))
                 cards.append({
                     "id": adapter,
                     "name": name,
                     "type": fs.read(base + "type", default="") or None,
                     "hwtype": hwtype,
-                    "raw_hwtype": _int(fs.read(base + "raw_hwtype", default="")),
+                    "raw_hwtype": int_or_none(fs.read(base + "raw_hwtype", default="")),
                     "online": _bool(fs.read(base + "online", default="")),
                     "config": _bool(fs.read(base + "config", default="")),
-                    "depth": _int(fs.read(base + "depth", default="")),
+                    "depth": int_or_none(fs.read(base + "depth", default="")),
                     "functions": fs.read(base + "ap_functions", default="") or None,
                     "driver": fs.link_name(base + "driver"),
                     "vfio_ap_capable": hwtype is not None and hwtype >= VFIO_AP_MIN_HWTYPE,
@@ -203,7 +197,7 @@ class ApDiscovery(object):
                 "mdev_type": fs.link_name(base + "mdev_type"),
                 "matrix": parse_apqns(fs.read(base + "matrix", default="")),
                 "guest_matrix": parse_apqns(fs.read(base + "guest_matrix", default="")),
-                "control_domains": [d for d in (_int(x, 16) for x in fs.read(base + "control_domains", default="").split())
+                "control_domains": [d for d in (int_or_none(x, 16) for x in fs.read(base + "control_domains", default="").split())
                                     if d is not None],
             }
         for name in fs.listdir("/etc/mdevctl.d/matrix"):

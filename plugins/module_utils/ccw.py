@@ -30,6 +30,7 @@ import os
 import re
 
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdSet, parse_cio_ignore
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none
 
 SUBCHANNEL_TYPES = {0: "io", 1: "chsc", 2: "message", 3: "adm"}
 DEVICE_KINDS = ("dasd", "qeth", "zfcp", "virtio", "tape", "ctc", "lcs", "3270", "unit_record", "other")
@@ -285,7 +286,7 @@ class CcwDiscovery(object):
                 "card_type": fs.read(base + "card_type", default="") or None,
                 "chpid": (fs.read(base + "chpid", default="") or "").lower() or None,
                 "layer2": {"1": True, "0": False}.get(layer2),
-                "portno": _int_or_none(fs.read(base + "portno", default="")),
+                "portno": int_or_none(fs.read(base + "portno", default="")),
                 "if_name": if_name,
             }
             if self.usage is not None:
@@ -341,21 +342,14 @@ class CcwDiscovery(object):
                     "id": name[3:],
                     "type": fs.read(base + "type", default="") or None,
                     "status": fs.read(base + "status", default="") or None,
-                    "shared": _int_or_none(fs.read(base + "shared", default="")),
-                    "cmg": _int_or_none(fs.read(base + "cmg", default="")),
+                    "shared": int_or_none(fs.read(base + "shared", default="")),
+                    "cmg": int_or_none(fs.read(base + "cmg", default="")),
                     "chid": fs.read(base + "chid", default="") or None,
                 })
         return paths
 
     def cio_ignore(self):
         return parse_cio_ignore(self.fs.lines("/proc/cio_ignore"))
-
-
-def _int_or_none(text, base=10):
-    try:
-        return int(text, base)
-    except (TypeError, ValueError):
-        return None
 
 
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -53,6 +53,15 @@ _ERRNO_HINTS = {
 }
 
 
+def int_or_none(text, base=10):
+    """A number read from a host file (``base`` 16 also takes a ``0x`` prefix); None when the text is
+    missing or not a number, so one odd attribute never fails a whole discovery."""
+    try:
+        return int(text, base)
+    except (TypeError, ValueError):
+        return None
+
+
 def _is_data(mode):
     """A block or character device or a regular file (fixture trees hold /dev nodes as files)."""
     return stat.S_ISBLK(mode) or stat.S_ISREG(mode) or stat.S_ISCHR(mode)

@@ -31,7 +31,7 @@ __metaclass__ = type
 import errno
 import re
 
-from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError, int_or_none
 
 _BUS_ID = re.compile(r"^[0-9a-f]{1,2}\.[0-9a-f]\.[0-9a-f]{4}$")
 _PCI_ADDR = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
@@ -346,10 +346,10 @@ class HostUsage(object):
                 table = self.ccw_reasons if kind == "ccw" else self.pci_reasons
                 for reason in reasons:
                     self._add(table, owner, "/dev/%s: %s" % (name, reason) if not reason.startswith("/dev/") else reason)
-        fid = _hex(self.ipl.get("fid", ""))
+        fid = int_or_none(self.ipl.get("fid", ""), 16)
         if fid is not None:
             for address in self.fs.listdir("/sys/bus/pci/devices"):
-                if _hex(self.fs.read("/sys/bus/pci/devices/%s/function_id" % address, default="")) == fid:
+                if int_or_none(self.fs.read("/sys/bus/pci/devices/%s/function_id" % address, default=""), 16) == fid:
                     self._add(self.pci_reasons, address, "IPL device (%s, fid %s)" % (self.ipl["type"], self.ipl["fid"]))
 
     # -- queries ---------------------------------------------------------
@@ -364,13 +364,6 @@ class HostUsage(object):
 
     def for_netdev(self, ifname):
         return list(self.netdev_reasons.get(ifname, []))
-
-
-def _hex(text):
-    try:
-        return int(text, 16)
-    except ValueError:
-        return None
 
 
 def _unescape(text):

@@ -21,6 +21,7 @@ import os
 import re
 
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, parse_pci_address
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none
 
 # PCI function type 0x05 is ISM (arch/s390/include/asm/pci.h PCI_FUNC_TYPE_ISM); other values are
 # reported as numbers rather than guessed names.
@@ -29,13 +30,6 @@ PFT_NAMES = {0x05: "ISM"}
 # default), the hidden path device "nvme<subsys>c<ctrl>n<ns>" whose block device is the head
 # "nvme<subsys>n<ns>" (drivers/nvme/host/multipath.c nvme_set_disk_name).
 _NAMESPACE_RE = re.compile(r"^nvme([0-9]+)(?:c[0-9]+)?n([0-9]+)$")
-
-
-def _int(text, base=16):
-    try:
-        return int(text, base)
-    except (TypeError, ValueError):
-        return None
 
 
 class FunctionSelector(object):
@@ -92,11 +86,11 @@ class ZpciDiscovery(object):
         for address in fs.listdir("/sys/bus/pci/devices"):
             base = fs.path("/sys/bus/pci/devices/%s/" % address)
             read = fs.read_abs
-            fid = _int(read(base + "function_id", ""))
+            fid = int_or_none(read(base + "function_id", ""), 16)
             if fid is None:
                 non_zpci += 1
                 continue
-            uid = _int(read(base + "uid", ""))
+            uid = int_or_none(read(base + "uid", ""), 16)
             func = {
                 "address": address,
                 "fid": fid,
@@ -107,11 +101,11 @@ class ZpciDiscovery(object):
                 "function_handle": read(base + "function_handle", "") or None,
                 "pchid": read(base + "pchid", "") or None,
                 "pfgid": read(base + "pfgid", "") or None,
-                "pft": _int(read(base + "pft", "")),
-                "port": _int(read(base + "port", ""), 10),
-                "vfn": _int(read(base + "vfn", "")),
-                "vendor": _int(read(base + "vendor", "")),
-                "device": _int(read(base + "device", "")),
+                "pft": int_or_none(read(base + "pft", ""), 16),
+                "port": int_or_none(read(base + "port", ""), 10),
+                "vfn": int_or_none(read(base + "vfn", ""), 16),
+                "vendor": int_or_none(read(base + "vendor", ""), 16),
+                "device": int_or_none(read(base + "device", ""), 16),
                 "class": read(base + "class", "") or None,
                 "driver": _link_name(base + "driver"),
                 "driver_override": _override(read(base + "driver_override", "")),
