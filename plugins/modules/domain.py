@@ -32,15 +32,9 @@ description:
   - Check mode defines, starts and stops nothing and reports what a real run would change.
 author:
   - s390x.kvm developers (@s390x-kvm)
-requirements:
-  - libvirt-python
+extends_documentation_fragment:
+  - s390x.kvm.libvirt
 options:
-  uri:
-    description:
-      - libvirt connection URI.
-    type: str
-    default: qemu:///system
-    aliases: [libvirt_uri]
   name:
     description:
       - Name of the domain. Required unless O(xml) is given (then the XML's C(<name>) is used and

@@ -29,16 +29,9 @@ description:
 author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
+  - s390x.kvm.libvirt
   - s390x.kvm.attributes.info_module
-requirements:
-  - libvirt-python
 options:
-  uri:
-    description:
-      - libvirt connection URI.
-    type: str
-    default: qemu:///system
-    aliases: [libvirt_uri]
   names:
     description:
       - Report only these domains. A name that is not defined is reported in RV(missing), not as an error.
