@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # The connection every libvirt module takes (module_utils/libvirt_conn.py CONNECTION_SPEC).
+    # The connection every libvirt module takes (module_utils/_libvirt/client.py CONNECTION_SPEC).
     DOCUMENTATION = r"""
 requirements:
   - libvirt-python

@@ -220,9 +220,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
-from ansible_collections.s390x.kvm.plugins.module_utils import libvirt_conn as lc
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client as lc
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import waiter
 
-ACTIVE = ("running", "paused", "blocked", "shutting_down", "pmsuspended", "nostate")
+ACTIVE = lc.ACTIVE
 
 
 class DomainManager(object):
@@ -270,9 +271,8 @@ class DomainManager(object):
             if self.name and self.name != xml_name:
                 self.module.fail_json(msg="name is %s but the <name> in xml is %s" % (self.name, xml_name))
             self.name = xml_name
-        if params["state"] == "shut_off" and not self.check:
-            lc.EventLoop.start()        # lifecycle events end the shutdown wait (before the connection opens)
-        self.conn = lc.connect(params["uri"])
+        # lifecycle events end the shutdown wait
+        self.conn = lc.connect(params["uri"], events=params["state"] == "shut_off" and not self.check)
         self.dom = lc.lookup_domain(self.conn, self.name)
         previous = self._state()
         self.result["previous_state"] = previous
@@ -301,7 +301,7 @@ class DomainManager(object):
         )
         if self.module._diff:
             self.result["diff"] = self.diffs
-        self.module.exit_json(**self.result)
+        return self.result
 
     def _final_state(self, previous):
         if not self.check:
@@ -391,9 +391,9 @@ class DomainManager(object):
             self._timed("shutdown", dom.shutdown)
             return
         timeout = self.params["shutdown_timeout"]
-        with lc.DomainEvents(self.conn, dom, lc.libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE) as events:
+        with waiter.DomainEvents(self.conn, dom, ("lifecycle",)) as events:
             self._timed("shutdown", dom.shutdown)
-            reached, now, waited = lc.wait_for_state(dom, ("shut_off", "crashed", "undefined"), timeout,
+            reached, now, waited = waiter.wait_for_state(dom, ("shut_off", "crashed", "undefined"), timeout,
                                                      events=events)
         self.seconds["shutdown"] = round(self.seconds.get("shutdown", 0) + waited, 3)
         if reached:
@@ -495,20 +495,19 @@ def main():
         remove_storage=dict(type="bool", default=False),
         nvram=dict(type="str", default="remove", choices=["remove", "keep"]),
     )
-    argument_spec.update(lc.CONNECTION_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("name", "xml")])
-    lc.require_libvirt(module)
+    client = lc.LibvirtModule(AnsibleModule, argument_spec, supports_check_mode=True,
+                              required_one_of=[("name", "xml")])
+    module = client.module
     if module.params["shutdown_timeout"] < 0:
         module.fail_json(msg="shutdown_timeout must be 0 or more, got %s" % module.params["shutdown_timeout"])
     manager = DomainManager(module)
-    try:
-        manager.run()
-    except lc.LibvirtFailure as exc:
+
+    def partial():
         result = dict(manager.result)
-        result.update(exc.result())
         result.update(name=getattr(manager, "name", module.params["name"]), actions=manager.actions)
-        module.fail_json(**result)
+        return result
+
+    client.run(manager.run, partial)
 
 
 if __name__ == "__main__":

@@ -138,12 +138,8 @@ import os
 import xml.etree.ElementTree as ET
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
-from ansible_collections.s390x.kvm.plugins.module_utils import libvirt_conn as lc
-
-
-def _version(number):
-    return "%d.%d.%d" % (number // 1000000, number // 1000 % 1000, number % 1000)
+from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client as lc
 
 
 def host_capabilities(conn):
@@ -160,12 +156,12 @@ def host_capabilities(conn):
         for domain in arch.findall("domain"):
             types.add(domain.get("type"))
     try:
-        hypervisor = _version(conn.getVersion())
+        hypervisor = lc.version_text(conn.getVersion())
     except lc.libvirt.libvirtError:
         hypervisor = None       # libvirt 9.0 asks for the host-arch emulator here, absent on a pure s390x-emulating host
     return {
         "arch": caps.findtext("./host/cpu/arch"),
-        "libvirt_version": _version(conn.getLibVersion()),
+        "libvirt_version": lc.version_text(conn.getLibVersion()),
         "hypervisor_version": hypervisor,
         "s390x_domain_types": sorted(types),
         "s390x_machines": sorted(m for m in machines if m),
@@ -203,11 +199,43 @@ def describe(conn, dom, params, qemu_version):
     }
     # Disk images are judged only when libvirtd runs here: this host's mounts are its mounts.
     local = lc.is_local_uri(params["uri"])
-    out.update(domain_xml.describe_domain(xml_text, qemu_version, fs_type_of if local else None))
+    out.update(domain_describe.describe_domain(xml_text, qemu_version, fs_type_of if local else None))
     out["migratable"] = not out["migration_blockers"]
     if params["xml"]:
         out["xml"] = xml_text
     return out
+
+
+def gather(client):
+    params = client.params
+    conn = client.connect(readonly=True)
+    try:
+        qemu_version = conn.getVersion()
+    except lc.libvirt.libvirtError:
+        qemu_version = None
+    result = {"changed": False, "missing": []}
+    if params["names"]:
+        doms = []
+        for name in params["names"]:
+            dom = lc.lookup_domain(conn, name)
+            if dom is None:
+                result["missing"].append(name)
+            else:
+                doms.append(dom)
+    else:
+        doms = conn.listAllDomains(0)
+    domains = []
+    for dom in doms:
+        try:
+            domains.append(describe(conn, dom, params, qemu_version))
+        except lc.libvirt.libvirtError as exc:
+            if lc.is_error(exc, "VIR_ERR_NO_DOMAIN"):
+                continue        # undefined while we looked
+            raise lc.failure("cannot describe domain %s" % dom.name(), exc)
+    result["domains"] = sorted(domains, key=lambda d: d["name"])
+    if params["capabilities"]:
+        result["host"] = host_capabilities(conn)
+    return result
 
 
 def main():
@@ -217,43 +245,8 @@ def main():
         xml=dict(type="bool", default=False),
         capabilities=dict(type="bool", default=False),
     )
-    argument_spec.update(lc.CONNECTION_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    lc.require_libvirt(module)
-    params = module.params
-    try:
-        conn = lc.connect(params["uri"], readonly=True)
-        try:
-            qemu_version = conn.getVersion()
-        except lc.libvirt.libvirtError:
-            qemu_version = None
-        result = {"changed": False, "missing": []}
-        if params["names"]:
-            doms = []
-            for name in params["names"]:
-                dom = lc.lookup_domain(conn, name)
-                if dom is None:
-                    result["missing"].append(name)
-                else:
-                    doms.append(dom)
-        else:
-            doms = conn.listAllDomains(0)
-        domains = []
-        for dom in doms:
-            try:
-                domains.append(describe(conn, dom, params, qemu_version))
-            except lc.libvirt.libvirtError as exc:
-                if lc.is_error(exc, "VIR_ERR_NO_DOMAIN"):
-                    continue        # undefined while we looked
-                raise lc.failure("cannot describe domain %s" % dom.name(), exc)
-        result["domains"] = sorted(domains, key=lambda d: d["name"])
-        if params["capabilities"]:
-            result["host"] = host_capabilities(conn)
-    except lc.LibvirtFailure as exc:
-        module.fail_json(**exc.result())
-    except lc.libvirt.libvirtError as exc:
-        module.fail_json(**lc.failure("libvirt call failed", exc).result())
-    module.exit_json(**result)
+    client = lc.LibvirtModule(AnsibleModule, argument_spec, supports_check_mode=True)
+    client.run(lambda: gather(client))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import jinja2
 import pytest
 
 from ansible_collections.s390x.kvm.plugins.filter.guest_model import GuestError, guest_model, stable_mac
+from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe as ddesc
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -109,7 +110,7 @@ def test_all_device_kinds_render_ibm_xml():
     assert [i.get("type") for i in root.findall("./devices/input")] == ["keyboard", "mouse"]
     assert root.find("./devices/video/model").get("type") == "virtio"
     # the same XML describes the same devices (blockers come from the pass-through and zPCI ones)
-    blocked = sorted(b["device"] for b in dx.describe_domain(render(model))["migration_blockers"])
+    blocked = sorted(b["device"] for b in ddesc.describe_domain(render(model))["migration_blockers"])
     assert len(blocked) == 6, blocked
 
 

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe as ddesc
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
 
 HERE = os.path.join(os.path.dirname(__file__), "fixtures", "domain_xml")
@@ -179,7 +180,7 @@ def test_bad_xml():
 
 
 def test_describe_devices_passthrough_and_blockers():
-    info = dx.describe_domain(STORED, qemu_version=7002000)
+    info = ddesc.describe_domain(STORED, qemu_version=7002000)
     by_key = dict((d["key"], d) for d in info["devices"])
     assert by_key["disk[vda]"]["backing_kind"] == "image"
     assert by_key["disk[vda]"]["guest_bus_id"] == "0.0.1000"
@@ -201,7 +202,7 @@ def test_describe_devices_passthrough_and_blockers():
 def test_emulated_zpci_nic_blocks_migration():
     xml = replace(LIVE_DESIRED, "</devices>", "<interface type='ethernet'><model type='virtio'/><rom enabled='no'/>"
                   "<address type='pci'><zpci uid='0x0005' fid='0x0000000a'/></address></interface></devices>")
-    blockers = dx.describe_domain(xml)["migration_blockers"]
+    blockers = ddesc.describe_domain(xml)["migration_blockers"]
     assert [b["device"] for b in blockers] == ["interface[zpci:0x0005]"]
     assert "non-migratable device: zpci" in blockers[0]["reason"]
 
@@ -381,7 +382,7 @@ def test_local_disk_images_vhost_scsi_and_9p_block_migration():
     def fs_type_of(path):
         return mounts["/" + path.split("/")[1]]
 
-    info = dx.describe_domain(xml, fs_type_of=fs_type_of)
+    info = ddesc.describe_domain(xml, fs_type_of=fs_type_of)
     reasons = dict((b["device"], b["reason"]) for b in info["migration_blockers"])
     assert sorted(reasons) == ["disk[vda]", "filesystem[nine]", "hostdev[vhost:naa.5123456789abcde0]"], reasons
     assert "local disk image /local/a.qcow2 on ext4" in reasons["disk[vda]"]
@@ -389,7 +390,7 @@ def test_local_disk_images_vhost_scsi_and_9p_block_migration():
     assert "virtio-9p" in reasons["filesystem[nine]"]
     assert [p["model"] for p in info["passthrough"]] == ["vhost-scsi"]
     # without knowing the host's mounts (a remote libvirt) disk images are not judged
-    assert "disk[vda]" not in [b["device"] for b in dx.describe_domain(xml)["migration_blockers"]]
+    assert "disk[vda]" not in [b["device"] for b in ddesc.describe_domain(xml)["migration_blockers"]]
 
 
 @pytest.mark.parametrize("written, stored", [

@@ -16,7 +16,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
-from ansible_collections.s390x.kvm.plugins.module_utils import libvirt_conn as lc
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client as lc
 from ansible_collections.s390x.kvm.plugins.modules import domain as domain_module
 
 libvirt = pytest.importorskip("libvirt")
@@ -139,7 +139,7 @@ def _error(code, message):
 @pytest.fixture
 def conn(monkeypatch):
     fake = FakeConn()
-    monkeypatch.setattr(lc, "connect", lambda uri, readonly=False: fake)
+    monkeypatch.setattr(lc, "connect", lambda uri, readonly=False, events=False: fake)
     return fake
 
 

@@ -1,19 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: s390x.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""libvirt connections for the collection's modules: connect by URI, errors that name libvirt's
-error code, domain state names, and an event loop helper for waits (lifecycle, device removal).
+"""libvirt connections for the collection's modules: the shared options (``uri``, ``wait``,
+``wait_timeout``), one scaffold (:class:`LibvirtModule`) that checks for libvirt-python, starts the
+event loop before connecting and turns :class:`LibvirtFailure` into ``fail_json`` with libvirt's
+error code, and the small lookups every libvirt module needs.
 
-libvirt-python is imported lazily-tolerant: modules call :func:`require_libvirt` so a host
-without it gets ``missing_required_lib`` instead of a traceback.
+libvirt-python is imported tolerantly: a host without it gets Ansible's ``missing_required_lib``
+message instead of a traceback.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import threading
-import time
 import traceback
 
 try:
@@ -27,8 +27,16 @@ except ImportError:
 
 DEFAULT_URI = "qemu:///system"
 
+# Doc fragment s390x.kvm.libvirt.
 CONNECTION_SPEC = dict(
     uri=dict(type="str", default=DEFAULT_URI, aliases=["libvirt_uri"]),
+)
+
+# Doc fragment s390x.kvm.libvirt_wait: how long to wait for what the guest or QEMU must confirm
+# (a device removal the guest acknowledges, a device added, a state reached).
+WAIT_SPEC = dict(
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=60),
 )
 
 # virDomainState -> the names the modules use (and return).
@@ -36,6 +44,8 @@ STATE_NAMES = {
     0: "nostate", 1: "running", 2: "blocked", 3: "paused",
     4: "shutting_down", 5: "shut_off", 6: "crashed", 7: "pmsuspended",
 }
+# States in which QEMU runs (a device can be attached live, a migration can start).
+ACTIVE = ("running", "paused", "blocked", "shutting_down", "pmsuspended", "nostate")
 
 
 def require_libvirt(module):
@@ -80,7 +90,7 @@ def error_domain_name(domain):
 
 
 class LibvirtFailure(Exception):
-    """A libvirt call failed; carries what fail_json should report."""
+    """A libvirt call (or a wait on libvirt) failed; carries what fail_json should report."""
 
     def __init__(self, msg, code=None, domain=None, libvirt_message=None):
         super(LibvirtFailure, self).__init__(msg)
@@ -127,8 +137,15 @@ def is_local_uri(uri):
     return "+unix" in scheme or rest.split("/", 1)[0] in ("", "localhost")
 
 
-def connect(uri, readonly=False):
-    """Open a libvirt connection or raise LibvirtFailure naming the URI."""
+def connect(uri, readonly=False, events=False):
+    """Open a libvirt connection or raise LibvirtFailure naming the URI.
+
+    ``events``: the connection will deliver domain events, so libvirt's event loop is started
+    first (libvirt binds a connection to the event implementation registered when it opens).
+    """
+    if events:
+        from ansible_collections.s390x.kvm.plugins.module_utils._libvirt.waiter import EventLoop
+        EventLoop.start()
     _silence_default_error_handler()
     try:
         conn = libvirt.openReadOnly(uri) if readonly else libvirt.open(uri)
@@ -163,111 +180,48 @@ def domain_state(dom):
     return STATE_NAMES.get(state, "unknown"), reason
 
 
-def wait_for_state(dom, wanted, timeout, interval=0.2, events=None):
-    """Wait until the domain's state is in ``wanted`` (names); returns (reached, state, seconds).
+def version_text(number):
+    """libvirt's version numbers (major * 1,000,000 + minor * 1,000 + micro) as ``9.0.0``."""
+    return "%d.%d.%d" % (number // 1000000, number // 1000 % 1000, number % 1000)
 
-    ``events`` (a :class:`DomainEvents`) wakes the wait as soon as libvirt reports a lifecycle
-    event; without it the state is polled every ``interval`` seconds.
+
+class LibvirtModule(object):
+    """The scaffold of a libvirt module: spec merged with the connection (and wait) options,
+    libvirt-python required, connections that start the event loop when events are wanted, and
+    every LibvirtFailure reported through fail_json with libvirt's error code.
+
+    ``module_class`` is the module's own AnsibleModule import (ansible-test looks for it there)::
+
+        client = LibvirtModule(AnsibleModule, argument_spec, wait=True, supports_check_mode=True)
+        client.run(lambda: Manager(client).run())
     """
-    start = time.monotonic()
-    deadline = start + timeout
-    while True:
+
+    def __init__(self, module_class, argument_spec, wait=False, **module_kwargs):
+        spec = dict(argument_spec)
+        spec.update(CONNECTION_SPEC)
+        if wait:
+            spec.update(WAIT_SPEC)
+        self.module = module_class(argument_spec=spec, **module_kwargs)
+        self.params = self.module.params
+        require_libvirt(self.module)
+        if wait and self.params["wait_timeout"] <= 0:
+            self.module.fail_json(msg="wait_timeout must be a positive number of seconds, got %s"
+                                      % self.params["wait_timeout"])
+
+    def connect(self, uri=None, readonly=False, events=False):
+        return connect(uri or self.params["uri"], readonly=readonly, events=events)
+
+    def run(self, func, partial=None):
+        """Call ``func()`` and exit with its result; a LibvirtFailure (or a stray libvirtError)
+        fails the task with libvirt's error code, merged into ``partial()`` (what was done so far)."""
         try:
-            state = domain_state(dom)[0]
+            result = func()
+        except LibvirtFailure as exc:
+            out = dict(partial() if partial else {})
+            out.update(exc.result())
+            self.module.fail_json(**out)
         except libvirt.libvirtError as exc:
-            if is_error(exc, "VIR_ERR_NO_DOMAIN"):
-                state = "undefined"
-            else:
-                raise failure("cannot read the state of %s" % dom.name(), exc)
-        if state in wanted:
-            return True, state, time.monotonic() - start
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False, state, time.monotonic() - start
-        if events is not None:
-            events.wait(min(remaining, 0.5))
-        else:
-            time.sleep(min(remaining, interval))
-
-
-class EventLoop(object):
-    """libvirt's default event loop in a daemon thread (one per process).
-
-    Must be started before the connection whose events are wanted is opened.
-    """
-
-    _lock = threading.Lock()
-    _started = False
-
-    @classmethod
-    def start(cls):
-        with cls._lock:
-            if cls._started:
-                return
-            libvirt.virEventRegisterDefaultImpl()
-            thread = threading.Thread(target=cls._run, name="libvirt-event-loop")
-            thread.daemon = True
-            thread.start()
-            cls._started = True
-
-    @staticmethod
-    def _run():
-        while True:
-            libvirt.virEventRunDefaultImpl()
-
-
-class DomainEvents(object):
-    """Collects one domain's events of one kind (lifecycle, device removed, ...) for waits.
-
-    Usage::
-
-        EventLoop.start(); conn = connect(uri)
-        with DomainEvents(conn, dom, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED) as ev:
-            dom.detachDeviceFlags(xml, flags)
-            ok = ev.wait_for(lambda args: args[0] == alias, timeout=30)
-    """
-
-    def __init__(self, conn, dom, event_id):
-        self.conn = conn
-        self.dom = dom
-        self.event_id = event_id
-        self.received = []
-        self._cond = threading.Condition()
-        self._callback_id = None
-
-    def __enter__(self):
-        self._callback_id = self.conn.domainEventRegisterAny(self.dom, self.event_id, self._callback, None)
-        return self
-
-    def __exit__(self, *exc_info):
-        if self._callback_id is not None:
-            try:
-                self.conn.domainEventDeregisterAny(self._callback_id)
-            except libvirt.libvirtError:
-                pass
-            self._callback_id = None
-        return False
-
-    def _callback(self, _conn, _dom, *args):
-        with self._cond:
-            self.received.append(args[:-1])     # the last argument is the opaque value
-            self._cond.notify_all()
-
-    def wait(self, timeout):
-        """Block until any new event arrives or ``timeout`` seconds pass."""
-        with self._cond:
-            count = len(self.received)
-            self._cond.wait_for(lambda: len(self.received) > count, timeout)
-
-    def wait_for(self, predicate, timeout):
-        """Wait until an event whose arguments satisfy ``predicate`` has arrived; returns it or None."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for args in self.received:
-                    if predicate(args):
-                        return args
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._cond.wait(remaining)
+            out = dict(partial() if partial else {})
+            out.update(failure("libvirt call failed", exc).result())
+            self.module.fail_json(exception=traceback.format_exc(), **out)
+        self.module.exit_json(**result)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: s390x.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""libvirt_conn: error messages carry libvirt's error code names; states; waits (no daemon needed)."""
+"""_libvirt.client: error messages carry libvirt's error code names; connection failures name the URI."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.s390x.kvm.plugins.module_utils import libvirt_conn as lc
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client as lc
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -47,19 +47,12 @@ def test_connect_failure_names_the_uri():
     assert "VIR_ERR_SYSTEM_ERROR" in info.value.msg
 
 
-class FakeDomain(object):
-    def __init__(self, states):
-        self.states = list(states)
-
-    def state(self):
-        return (self.states.pop(0) if len(self.states) > 1 else self.states[0]), 1
-
-    def name(self):
-        return "fake"
+def test_version_text():
+    assert lc.version_text(9000000) == "9.0.0"
+    assert lc.version_text(7002013) == "7.2.13"
 
 
-def test_wait_for_state_reaches_and_times_out():
-    reached, state, _seconds = lc.wait_for_state(FakeDomain([1, 1, 5]), ("shut_off",), timeout=5, interval=0.01)
-    assert reached and state == "shut_off"
-    reached, state, seconds = lc.wait_for_state(FakeDomain([1]), ("shut_off",), timeout=0.05, interval=0.01)
-    assert not reached and state == "running" and seconds >= 0.05
+def test_local_uris():
+    assert lc.is_local_uri("qemu:///system")
+    assert lc.is_local_uri("qemu+unix:///system?socket=/run/x")
+    assert not lc.is_local_uri("qemu+ssh://root@kvmhost2/system")

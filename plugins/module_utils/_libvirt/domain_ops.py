@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright: s390x.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Domain operations the libvirt modules share: per-phase timing, reading a domain's devices,
+and live device attach/detach that end only when libvirt reports the outcome.
+
+A live detach is a *request*: libvirt passes it to QEMU, which asks the guest; zPCI devices go only
+when the guest's kernel lets them go, CCW devices are removed by the host at once. libvirt reports
+the end with DEVICE_REMOVED, or DEVICE_REMOVAL_FAILED when the guest refused, and its API doc says
+to wait for that event or re-read the XML ("the device is actually removed later (in cooperation
+with a guest OS)", virDomainDetachDeviceFlags). nova does the same (register the waiter first, by
+alias; nova/virt/libvirt/driver.py _detach_from_live_and_wait_for_event).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import time
+
+from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import waiter
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt.client import libvirt
+
+
+class PhaseTimer(object):
+    """Seconds spent per named phase or action (added up when a name repeats), in first-seen order."""
+
+    def __init__(self):
+        self.seconds = {}
+        self.order = []
+
+    def add(self, name, seconds):
+        if name not in self.seconds:
+            self.order.append(name)
+            self.seconds[name] = 0.0
+        self.seconds[name] = round(self.seconds[name] + seconds, 3)
+
+    @contextlib.contextmanager
+    def phase(self, name):
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(name, time.monotonic() - start)
+
+    def call(self, name, what, func, *args):
+        """``func(*args)`` timed under ``name``; a libvirtError becomes "WHAT failed: ..."."""
+        with self.phase(name):
+            try:
+                return func(*args)
+            except libvirt.libvirtError as exc:
+                raise client.failure("%s failed" % what, exc)
+
+    def as_dict(self):
+        return dict((name, self.seconds[name]) for name in self.order)
+
+
+class DeviceWaitFailure(client.LibvirtFailure):
+    """A device did not come or go as asked: the guest refused, or nothing was confirmed in time.
+    ``outcome`` is ``removal_failed``, ``timeout`` or ``not_added``."""
+
+    def __init__(self, msg, outcome, device):
+        super(DeviceWaitFailure, self).__init__(msg)
+        self.outcome = outcome
+        self.device = device
+
+
+def xml_of(dom, inactive=False, what=None):
+    """The domain's XML (live, or the persistent definition), parsed."""
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0
+    try:
+        return domain_xml.parse(dom.XMLDesc(flags))
+    except libvirt.libvirtError as exc:
+        raise client.failure(what or "cannot read the %s XML of %s" % (
+            "persistent" if inactive else "live", dom.name()), exc)
+
+
+def devices(root):
+    return [d for d in root.findall("./devices/*") if d.tag != "emulator"]
+
+
+def find_device(root, key):
+    """The device whose :func:`domain_xml.device_key` is ``key``, or None."""
+    for device in devices(root):
+        if domain_xml.device_key(device) == key:
+            return device
+    return None
+
+
+def alias_of(device):
+    alias = device.find("alias")
+    return alias.get("name") if alias is not None else None
+
+
+def attach_xml(device):
+    """Device XML to attach again what was read from a live domain: without the aliases libvirt
+    generated (only ``ua-`` aliases are the user's; a generated one in the request is refused
+    later when it clashes), tap names libvirt chose, and other live-only noise."""
+    return domain_xml.to_text(domain_xml.clean_live(device))
+
+
+def detach_live(conn, dom, device, timeout):
+    """Detach a device from the running domain and wait for the guest's acknowledgement.
+
+    Returns the wall time (``time.time()``) at which the removal was confirmed. Raises
+    DeviceWaitFailure on DEVICE_REMOVAL_FAILED or when nothing confirmed it within ``timeout`` s
+    (the device is then still attached and QEMU's removal request may still be pending)."""
+    key = domain_xml.device_key(device)
+    alias = alias_of(device)
+    with waiter.DomainEvents(conn, dom, waiter.DEVICE_EVENTS) as events:
+        try:
+            if alias:
+                dom.detachDeviceAlias(alias, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            else:
+                dom.detachDeviceFlags(attach_xml(device), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as exc:
+            raise client.failure("detaching %s from %s failed" % (key, dom.name()), exc)
+        event = None
+        if alias:
+            event = events.wait_for(waiter.device_event(alias, "device_removed", "device_removal_failed"), timeout)
+    if event is not None and event.kind == "device_removed":
+        return event.wall
+    if event is not None:
+        raise DeviceWaitFailure("the guest refused to release %s (libvirt: DEVICE_REMOVAL_FAILED for alias %s); "
+                                "it stays attached" % (key, alias), "removal_failed", key)
+    # No event (none expected without an alias, or it did not come): the XML is the truth.
+    gone, _waited = waiter.wait_until(lambda: find_device(xml_of(dom), key) is None, 0 if alias else timeout)
+    if gone:
+        return time.time()
+    raise DeviceWaitFailure("the guest did not acknowledge the removal of %s within %s s: it is still attached "
+                            "and QEMU keeps the removal request pending (a guest that is paused, hung or "
+                            "without hotplug support never answers)" % (key, timeout), "timeout", key)
+
+
+def attach_live(conn, dom, xml_text, key, timeout):
+    """Attach a device to the running domain and wait for DEVICE_ADDED.
+
+    ``key`` is the device's :func:`domain_xml.device_key` (how it is found in the live XML
+    afterwards). Returns (alias, wall time of the confirmation)."""
+    with waiter.DomainEvents(conn, dom, ("device_added",)) as events:
+        try:
+            dom.attachDeviceFlags(xml_text, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as exc:
+            raise client.failure("attaching %s to %s failed" % (key, dom.name()), exc)
+        device = find_device(xml_of(dom), key)
+        alias = alias_of(device) if device is not None else None
+        event = events.wait_for(waiter.device_event(alias, "device_added"), timeout) if alias else None
+    if event is not None:
+        return alias, event.wall
+    if device is not None:
+        return alias, time.time()       # attached (libvirt says so in the live XML) without the event
+    raise DeviceWaitFailure("%s is not in the live XML of %s after attaching it" % (key, dom.name()),
+                            "not_added", key)
