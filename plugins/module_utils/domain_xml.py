@@ -42,8 +42,9 @@ class DomainXMLError(ValueError):
     """The XML is not a usable domain definition."""
 
 
-def parse(xml_text):
+def parse(xml_text, root_tag="domain"):
     """Parse domain XML text into an Element (``<domain>``), raising DomainXMLError.
+    ``root_tag=None`` takes any root element (device XML).
 
     Namespace prefixes (``<metadata>`` children, ``<qemu:commandline>``) are remembered so
     :func:`to_text` writes them back as the user wrote them; ElementTree keeps only the URI.
@@ -61,9 +62,14 @@ def parse(xml_text):
                 root = item
     except ET.ParseError as exc:
         raise DomainXMLError("the domain XML does not parse: %s" % exc)
-    if root.tag != "domain":
-        raise DomainXMLError("the root element is <%s>, expected <domain>" % root.tag)
+    if root_tag is not None and root.tag != root_tag:
+        raise DomainXMLError("the root element is <%s>, expected <%s>" % (root.tag, root_tag))
     return root
+
+
+def parse_device(xml_text):
+    """Parse the XML of one device (``<disk>``, ``<hostdev>``, ...)."""
+    return parse(xml_text, root_tag=None)
 
 
 # Namespace URI -> prefix seen while parsing (first one wins); ``xml:`` is predeclared.

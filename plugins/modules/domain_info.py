@@ -134,11 +134,11 @@ host:
     kvm_available: {description: "Whether s390x guests can use KVM here.", type: bool}
 """
 
-import os
 import xml.etree.ElementTree as ET
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe
+from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client as lc
 
 
@@ -169,23 +169,6 @@ def host_capabilities(conn):
     }
 
 
-def fs_type_of(path, mounts="/proc/self/mounts"):
-    """File system type of the mount holding ``path`` on this host, or None when unknown."""
-    try:
-        with open(mounts) as handle:
-            entries = [line.split()[1:3] for line in handle if len(line.split()) > 2]
-    except (IOError, OSError):
-        return None
-    path = os.path.realpath(path)
-    best, best_type = "", None
-    for mount_point, fs_type in entries:
-        mount_point = mount_point.replace("\\040", " ")
-        inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
-        if inside and len(mount_point) >= len(best):
-            best, best_type = mount_point, fs_type
-    return best_type
-
-
 def describe(conn, dom, params, qemu_version):
     state, reason = lc.domain_state(dom)
     flags = 0 if (params["live"] and state != "shut_off") else lc.libvirt.VIR_DOMAIN_XML_INACTIVE
@@ -199,7 +182,7 @@ def describe(conn, dom, params, qemu_version):
     }
     # Disk images are judged only when libvirtd runs here: this host's mounts are its mounts.
     local = lc.is_local_uri(params["uri"])
-    out.update(domain_describe.describe_domain(xml_text, qemu_version, fs_type_of if local else None))
+    out.update(domain_describe.describe_domain(xml_text, qemu_version, migration_rules.fs_type_of if local else None))
     out["migratable"] = not out["migration_blockers"]
     if params["xml"]:
         out["xml"] = xml_text

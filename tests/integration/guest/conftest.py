@@ -12,6 +12,7 @@ import time
 import pytest
 import yaml
 
+from tests.testbed.playbook import Run
 from tests.testbed.prereq import prerequisite
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,7 +73,7 @@ class Playbook:
         prerequisite(exe is not None, "ansible-playbook is not on PATH (source scripts/lib.sh; base_setup)")
         record = os.path.join(self.workdir, "record-%d.jsonl" % len(self.runs))
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
-                   ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+                   ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "tests", "testbed", "callback_plugins"),
                    ANSIBLE_CALLBACKS_ENABLED="record_results", S390X_KVM_RECORD=record)
         cmd = [exe, "-i", self.inventory(guests, **host_vars),
                os.path.join(ROOT, "playbooks", "deploy_guests.yml")] + list(args)
@@ -85,29 +86,6 @@ class Playbook:
             with open(record) as handle:
                 records = [json.loads(line) for line in handle if line.strip()]
         return Run(proc.returncode, proc.stdout + proc.stderr, records, seconds)
-
-
-class Run:
-    def __init__(self, rc, text, records, seconds):
-        self.rc = rc
-        self.text = text
-        self.records = records
-        self.seconds = seconds
-
-    @property
-    def changed(self):
-        return sum(1 for r in self.records if r["status"] == "ok" and r["result"].get("changed"))
-
-    def results(self, name_part):
-        return [r["result"] for r in self.records if name_part in r["task"] and r["status"] != "skipped"]
-
-    def failures(self):
-        msgs = []
-        for r in self.records:
-            if r["status"] in ("failed", "item_failed"):
-                msgs.append(r["result"].get("msg", ""))
-                msgs.extend(i.get("msg", "") for i in r["result"].get("results", []) if i.get("failed"))
-        return msgs or [self.text[-3000:]]
 
 
 @pytest.fixture(scope="module")

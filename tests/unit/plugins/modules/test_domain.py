@@ -240,17 +240,6 @@ def test_metadata_in_a_foreign_namespace_is_sent_with_its_prefix(conn, monkeypat
     assert "<app:x xmlns:app='http://example.org/app'>1</app:x>" in conn.defined[-1][0]
 
 
-def test_fs_type_of_takes_the_longest_mount_point(tmp_path):
-    from ansible_collections.s390x.kvm.plugins.modules import domain_info
-    mounts = tmp_path / "mounts"
-    mounts.write_text("/dev/sda1 / ext4 rw 0 0\nsrv:/img /var/lib/libvirt/images nfs4 rw 0 0\n"
-                      "tmpfs /var/lib/libvirt/images/scratch tmpfs rw 0 0\n")
-    assert domain_info.fs_type_of("/var/lib/libvirt/images/a.qcow2", str(mounts)) == "nfs4"
-    assert domain_info.fs_type_of("/var/lib/libvirt/images/scratch/b.raw", str(mounts)) == "tmpfs"
-    assert domain_info.fs_type_of("/var/lib/libvirt/imagesX/c.raw", str(mounts)) == "ext4"
-    assert domain_info.fs_type_of("/x", str(tmp_path / "missing")) is None
-
-
 def test_empty_name_fails_instead_of_finding_nothing_to_remove(conn, monkeypatch, capsys):
     result = run(monkeypatch, capsys, name="", state="absent")
     assert result["failed"] and result["msg"] == "name is empty"

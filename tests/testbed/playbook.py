@@ -1,0 +1,71 @@
+"""Running ansible-playbook from tests, with every task result recorded as a JSON line
+(``callback_plugins/record_results.py``). Shared by the guest-role, migration and demo tests."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from tests.testbed.prereq import prerequisite
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CALLBACKS = os.path.join(ROOT, "tests", "testbed", "callback_plugins")
+LIBVIRT_INVENTORY = os.path.join(ROOT, "tests", "testbed", "libvirt", "inventory.yml")
+
+
+class Run:
+    """One ansible-playbook run: rc, text (stdout + stderr), records (one per task result), seconds."""
+
+    def __init__(self, rc, text, records, seconds):
+        self.rc = rc
+        self.text = text
+        self.records = records
+        self.seconds = seconds
+
+    @property
+    def changed(self):
+        return sum(1 for r in self.records if r["status"] == "ok" and r["result"].get("changed"))
+
+    def results(self, name_part):
+        return [r["result"] for r in self.records if name_part in r["task"] and r["status"] != "skipped"]
+
+    def result(self, name_part, host=None):
+        """The one result of the task whose name contains ``name_part`` (on ``host``)."""
+        found = [r["result"] for r in self.records if name_part in r["task"] and r["status"] != "skipped"
+                 and (host is None or r["host"] == host)]
+        assert len(found) == 1, "%d results for task %r%s:\n%s" % (
+            len(found), name_part, " on %s" % host if host else "", self.text[-3000:])
+        return found[0]
+
+    def failures(self):
+        msgs = []
+        for r in self.records:
+            if r["status"] in ("failed", "item_failed"):
+                msgs.append(r["result"].get("msg", ""))
+                msgs.extend(i.get("msg", "") for i in r["result"].get("results", []) if i.get("failed"))
+        return msgs or [self.text[-3000:]]
+
+
+def run_playbook(playbook, inventory, record, extra_vars=None, options=(), timeout=900, env=None):
+    """Run ``ansible-playbook -i INVENTORY PLAYBOOK`` (a path or a collection playbook name such as
+    ``s390x.kvm.migrate``); ``record`` is the JSON-lines file the results go to (truncated first)."""
+    exe = shutil.which("ansible-playbook")
+    prerequisite(exe is not None, "ansible-playbook is not on PATH (source scripts/lib.sh; base_setup)")
+    if os.path.exists(record):
+        os.unlink(record)
+    run_env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
+                   ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="record_results",
+                   S390X_KVM_RECORD=record, ANSIBLE_DEPRECATION_WARNINGS="0")
+    run_env.update(env or {})
+    cmd = [exe, "-i", inventory, playbook] + list(options)
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=ROOT)
+    seconds = time.monotonic() - started
+    records = []
+    if os.path.exists(record):
+        with open(record) as handle:
+            records = [json.loads(line) for line in handle if line.strip()]
+    return Run(proc.returncode, proc.stdout + proc.stderr, records, seconds)
