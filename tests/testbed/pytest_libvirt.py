@@ -15,17 +15,15 @@ Registered by ``tests/conftest.py``. Fixtures:
     ``$TB_CACHE/results/`` at the end of the session.
 
 Helpers: :func:`domain_xml` renders a minimal s390x domain, :class:`GuestConsole` waits for and
-parses the ``TB ...`` lines the guest prints, :class:`DomainEvents` waits for libvirt domain
-events (device added/removed, lifecycle).
+parses the ``TB ...`` lines the guest prints. Waiting for libvirt's domain events is the
+collection's own job (``module_utils/_libvirt/waiter.py``): the tests use it as the modules do.
 """
 
 import fcntl
 import json
 import os
-import queue
 import shutil
 import subprocess
-import threading
 import time
 import uuid as uuidlib
 from xml.sax.saxutils import escape, quoteattr
@@ -56,28 +54,13 @@ def pytest_configure(config):
 
 # --------------------------------------------------------------------------- event loop
 
-_event_loop = {"thread": None}
-_event_lock = threading.Lock()
-
-
 def event_loop():
-    """Register libvirt's default event loop once and run it in a daemon thread.
-
-    Must happen before the connections that want events are opened."""
-    with _event_lock:
-        if _event_loop["thread"] is None:
-            libvirt.virEventRegisterDefaultImpl()
-            # errors arrive as exceptions; do not also print them on stderr
-            libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-
-            def run():
-                while True:
-                    libvirt.virEventRunDefaultImpl()
-
-            thread = threading.Thread(target=run, name="libvirt-event-loop", daemon=True)
-            thread.start()
-            _event_loop["thread"] = thread
-    return _event_loop["thread"]
+    """The collection's own event loop (one per process), started before any connection opens so
+    that domain events reach the tests' connections as they reach the modules'."""
+    from ansible_collections.s390x.kvm.plugins.module_utils._libvirt.waiter import EventLoop
+    EventLoop.start()
+    # errors arrive as exceptions; do not also print them on stderr
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
 
 # --------------------------------------------------------------------------- hosts
@@ -437,72 +420,6 @@ class GuestConsole:
 def wait_for_console(path, kind, timeout=60, since=0, **match):
     """Functional form of :meth:`GuestConsole.wait`."""
     return GuestConsole(path).wait(kind, timeout=timeout, since=since, **match)
-
-
-# --------------------------------------------------------------------------- domain events
-
-class DomainEvents:
-    """Collects device and lifecycle events of one connection; wait for them by domain name.
-
-    Needs the default event loop (``event_loop()``) registered before ``conn`` was opened
-    (LibvirtHost.conn()/open() do that)."""
-
-    def __init__(self, conn):
-        self.conn = conn
-        self.queue = queue.Queue()
-        self.seen = []
-        ids = []
-        ids.append(conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, self._added, None))
-        ids.append(conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._removed, None))
-        ids.append(conn.domainEventRegisterAny(
-            None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, self._removal_failed, None))
-        ids.append(conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, None))
-        self.ids = ids
-
-    def _put(self, kind, dom, detail):
-        self.queue.put((time.monotonic(), kind, dom.name(), detail))
-
-    def _added(self, conn, dom, alias, opaque):
-        self._put("device-added", dom, alias)
-
-    def _removed(self, conn, dom, alias, opaque):
-        self._put("device-removed", dom, alias)
-
-    def _removal_failed(self, conn, dom, alias, opaque):
-        self._put("device-removal-failed", dom, alias)
-
-    def _lifecycle(self, conn, dom, event, detail, opaque):
-        self._put("lifecycle", dom, (event, detail))
-
-    def wait(self, kind, domain, detail=None, timeout=30, fail_on=("device-removal-failed",)):
-        """Wait for event ``kind`` on ``domain`` (and ``detail`` if given); returns (monotonic time, detail)."""
-        deadline = time.monotonic() + timeout
-        for when, k, name, det in self.seen:
-            if k == kind and name == domain and (detail is None or det == detail):
-                self.seen.remove((when, k, name, det))
-                return when, det
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no %s event for %s (%s) within %ss; other events: %s" % (
-                    kind, domain, detail, timeout, self.seen))
-            try:
-                when, k, name, det = self.queue.get(timeout=left)
-            except queue.Empty:
-                continue
-            if name == domain and k in fail_on and (detail is None or det == detail):
-                raise AssertionError("%s for %s: %s" % (k, domain, det))
-            if k == kind and name == domain and (detail is None or det == detail):
-                return when, det
-            self.seen.append((when, k, name, det))
-
-    def close(self):
-        for cb in self.ids:
-            try:
-                self.conn.domainEventDeregisterAny(cb)
-            except libvirt.libvirtError:
-                pass
-        self.ids = []
 
 
 # --------------------------------------------------------------------------- domains of a test

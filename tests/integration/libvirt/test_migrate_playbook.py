@@ -4,7 +4,6 @@ goes there and back. The guest sees the zPCI function removed before and added a
 migration, its heartbeat goes on, it is not rebooted, and every device is there at the end."""
 
 import os
-import time
 
 import libvirt
 import pytest
