@@ -4,34 +4,19 @@ agrees with real mode (check -> apply -> check gives changed, changed, ok), and 
 kind that needs IBM Z hardware (DASD, SCSI multipath, NVMe, vfio-ccw, vfio-pci with zPCI, vfio-ap,
 SCSI tape, Open vSwitch) defined with libvirt's schema validation and compared idempotently."""
 
-import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from ansible_collections.s390x.kvm.plugins.filter.guest_model import stable_mac
 from tests.integration.guest.conftest import ROOT
+from tests.testbed.playbook import run_module as module
 from tests.testbed.pytest_libvirt import GuestConsole
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(600)]
 
 MODULES = os.path.join(ROOT, "plugins", "modules")
-
-
-def module(module_name, check=False, diff=True, **args):
-    """Run a module of this collection as Ansible would (JSON arguments on stdin); its result dict."""
-    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}
-    env = dict(os.environ)
-    collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (collections, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.run([sys.executable, os.path.join(MODULES, module_name + ".py")], input=json.dumps(payload),
-                          capture_output=True, text=True, env=env, timeout=300)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("%s did not return JSON: %s %s" % (module_name, proc.stdout, proc.stderr))
 
 
 def render_role_xml(guest_vars, domain_type="qemu"):
