@@ -127,6 +127,11 @@ class Migration(object):
         self.outcome = None
         self.where = None
 
+    def checkpoint(self, where):
+        """Called at each point a crash could interrupt (after the journal says what comes next):
+        ``unplug:requesting``, ``unplug:confirmed``, ``migrate:starting``, ``replug:requesting``,
+        ``replug:confirmed``. Nothing happens here; the fault-injection tests stop the run at one."""
+
     # ---------------------------------------------------------------------------- result
     def result(self, changed=False):
         devices = [d.report() for d in self.journal.devices] if self.journal else []
@@ -464,16 +469,19 @@ class Migration(object):
                     continue
                 device.status = UNPLUGGING
                 journal.save(s_dom)
+                self.checkpoint("unplug:requesting")
                 try:
                     device.unplugged_at = ops.detach_live(self.src, s_dom, element, timeout)
                 except client.LibvirtFailure as exc:
                     device.error = exc.msg
-                    if ops.find_device(ops.xml_of(s_dom), device.key) is not None:
-                        device.status = PLANNED
+                    pending = isinstance(exc, ops.DeviceWaitFailure) and exc.outcome == "timeout"
+                    if not pending and ops.find_device(ops.xml_of(s_dom), device.key) is not None:
+                        device.status = PLANNED     # refused: it stays, nothing to give back
                     journal.save(s_dom)
                     self._rollback(s_dom, "unplugging %s failed" % device.key)
                     self.fail("unplugging %s from %s failed, so the migration was not started; %s. %s" % (
                         device.key, self.name, self._rollback_summary(), exc.msg), True, exc)
+                self.checkpoint("unplug:confirmed")
                 device.status = UNPLUGGED
                 device.error = None
                 journal.save(s_dom)
@@ -532,15 +540,16 @@ class Migration(object):
         if p["persistent"] and s_dom.isPersistent():
             params[libvirt.VIR_MIGRATE_PARAM_PERSIST_XML] = self._persistent_xml(s_dom)
         flags = self._flags()
+        self.checkpoint("migrate:starting")
         with self.timer.phase("migrate"):
             if p["max_downtime"]:
                 try:
                     s_dom.migrateSetMaxDowntime(p["max_downtime"], 0)
                 except libvirt.libvirtError as exc:
                     self._rollback(s_dom, "max_downtime was refused")
-                    self.fail("cannot set max_downtime %s ms on %s; %s" % (p["max_downtime"], self.name,
-                                                                          self._rollback_summary()), True,
-                              client.failure("migrateSetMaxDowntime", exc))
+                    self.fail("cannot set max_downtime %s ms on %s; %s" % (
+                        p["max_downtime"], self.name, self._rollback_summary()), True,
+                        client.failure("migrateSetMaxDowntime", exc))
             error, action = self._run_migration(s_dom, params, flags)
         d_dom = client.lookup_domain(self.dst, self.name)
         if error is not None or not _active(d_dom):
@@ -620,6 +629,7 @@ class Migration(object):
                     device.replugged_at = device.replugged_at or time.time()
                     journal.save(d_dom)
                     continue
+                self.checkpoint("replug:requesting")
                 try:
                     _alias, device.replugged_at = ops.attach_live(
                         self.dst, d_dom, device.target_xml, device.target_key, self.params["wait_timeout"])
@@ -631,6 +641,7 @@ class Migration(object):
                 device.status = REPLUGGED
                 device.error = None
                 journal.save(d_dom)
+                self.checkpoint("replug:confirmed")
         if failed:
             self.outcome = "degraded"
             self.fail("%s runs on %s without %s: plugging %s in failed (%s). The journal keeps them; a re-run "
@@ -654,8 +665,12 @@ class Migration(object):
                 if device.status not in (UNPLUGGING, UNPLUGGED):
                     continue
                 if ops.find_device(ops.xml_of(s_dom), device.key) is not None:
-                    device.status = RESTORED
-                    journal.save(s_dom)
+                    if device.status == UNPLUGGED:
+                        device.status = RESTORED
+                        journal.save(s_dom)
+                    # UNPLUGGING and still there: the guest has not answered the removal request,
+                    # which QEMU keeps pending. It stays journaled: when the guest lets the device
+                    # go, a re-run finds it gone and plugs it in again.
                     continue
                 try:
                     _alias, device.replugged_at = ops.attach_live(
@@ -667,19 +682,28 @@ class Migration(object):
                 device.status = RESTORED
                 journal.save(s_dom)
         self.where = self.params["uri"]
-        if journal.with_status(UNPLUGGING, UNPLUGGED):
+        if journal.with_status(UNPLUGGED):
             self.outcome = "degraded"
         else:
             self.outcome = "rolled_back"
-            Journal.clear(s_dom)
+            if not journal.with_status(UNPLUGGING):
+                Journal.clear(s_dom)
 
     def _rollback_summary(self):
-        lost = self.journal.with_status(UNPLUGGING, UNPLUGGED) if self.journal else []
-        restored = self.journal.with_status(RESTORED) if self.journal else []
+        journal = self.journal
+        lost = journal.with_status(UNPLUGGED) if journal else []
+        pending = journal.with_status(UNPLUGGING) if journal else []
+        restored = journal.with_status(RESTORED) if journal else []
+        parts = []
         if lost:
-            return "the guest runs on the source WITHOUT %s (plugging back failed; a re-run retries)" % (
-                ", ".join(d.key for d in lost))
-        if restored:
-            return "the guest runs on the source with every device (%s plugged back)" % (
-                ", ".join(d.key for d in restored))
-        return "the guest runs on the source, untouched"
+            parts.append("the guest runs on the source WITHOUT %s (plugging back failed; a re-run retries)" % (
+                ", ".join(d.key for d in lost)))
+        elif restored:
+            parts.append("the guest runs on the source with every device (%s plugged back)" % (
+                ", ".join(d.key for d in restored)))
+        else:
+            parts.append("the guest runs on the source with every device")
+        if pending:
+            parts.append("the removal of %s is still pending in QEMU: the guest loses it when it answers, and a "
+                         "re-run then plugs it back (or moves it)" % ", ".join(d.key for d in pending))
+        return "; ".join(parts)

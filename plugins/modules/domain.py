@@ -394,7 +394,7 @@ class DomainManager(object):
         with waiter.DomainEvents(self.conn, dom, ("lifecycle",)) as events:
             self._timed("shutdown", dom.shutdown)
             reached, now, waited = waiter.wait_for_state(dom, ("shut_off", "crashed", "undefined"), timeout,
-                                                     events=events)
+                                                         events=events)
         self.seconds["shutdown"] = round(self.seconds.get("shutdown", 0) + waited, 3)
         if reached:
             self.result["shutdown"] = "graceful"

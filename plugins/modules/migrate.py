@@ -40,7 +40,7 @@ description:
     devices; a re-run plugs them in.
   - B(Re-runnable) - a run after a crash (Ansible killed) in any phase finishes from the journal and never
     duplicates a device or migrates twice; a guest already running on the destination without a journal
-    is RV(changed=false).
+    is V(changed=false).
 author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
@@ -130,13 +130,14 @@ options:
     default: abort
   device_map:
     description:
-      - Which destination device replaces each pass-through device, as C(SOURCE: TARGET). SOURCE names the
-        device by what it takes from the source host (an mdev UUID, a PCI address C(0000:00:02.0), a SCSI
-        address C(scsi_host0:0:0:0)) or by its RV(devices[].key). TARGET is the destination's device of the
-        same form, prepared there (P(s390x.kvm.live_migration#role) does that from bus IDs and fids).
+      - Which destination device replaces each pass-through device, one entry per device, keyed by the source device
+        and valued with the destination device. The key names the device by what it takes from the source host (an
+        mdev UUID, a PCI address such as C(0000:00:02.0), a SCSI address such as C(scsi_host0:0:0:0)) or by its
+        device key (as RV(devices) lists it). The value is the destination's device of the same form, prepared there
+        (P(s390x.kvm.live_migration#role) does that from bus IDs and fids).
       - Devices it does not name map to the same device on the destination (an mdev of the same UUID, the PCI
         function at the same address). Emulated zPCI devices need no mapping.
-      - A SOURCE that names no device being unplugged is an error.
+      - A key that names no device being unplugged is an error.
     type: dict
     default: {}
   ap_policy:
