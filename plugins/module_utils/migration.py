@@ -41,7 +41,45 @@ from ansible_collections.s390x.kvm.plugins.module_utils._libvirt.client import l
 from ansible_collections.s390x.kvm.plugins.module_utils.migration_journal import (
     Journal, JournalDevice, PLANNED, UNPLUGGING, UNPLUGGED, REPLUGGED, RESTORED)
 
+# The options of s390x.kvm.migrate (plus uri from client.CONNECTION_SPEC), documented there.
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    dest_uri=dict(type="str", required=True),
+    migrate_uri=dict(type="str"),
+    listen_address=dict(type="str"),
+    live=dict(type="bool", default=True),
+    peer_to_peer=dict(type="bool", default=True),
+    persistent=dict(type="bool", default=True),
+    undefine_source=dict(type="bool", default=True),
+    copy_storage=dict(type="str", default="none", choices=["none", "all", "inc"]),
+    unsafe=dict(type="bool", default=False),
+    bandwidth=dict(type="int"),
+    max_downtime=dict(type="int"),
+    auto_converge=dict(type="bool", default=False),
+    postcopy=dict(type="bool", default=False),
+    timeout=dict(type="int", default=0),
+    timeout_action=dict(type="str", default="abort", choices=["abort", "suspend", "postcopy"]),
+    device_map=dict(type="dict", default={}),
+    ap_policy=dict(type="str", default="refuse", choices=["refuse", "unplug"]),
+    wait_timeout=dict(type="int", default=60),
+)
+
 OK, FAILED, WARNING, UNKNOWN = "ok", "failed", "warning", "unknown"
+
+
+def check_params(params):
+    """What is wrong with the options beyond their types (None when nothing is)."""
+    for option in ("bandwidth", "max_downtime", "wait_timeout", "timeout"):
+        value = params[option]
+        if value is not None and (value < 0 or value == 0 and option in ("wait_timeout", "max_downtime")):
+            return "%s must be a %s number, got %s" % (
+                option, "positive" if option in ("wait_timeout", "max_downtime") else "non-negative", value)
+    if params["timeout_action"] == "postcopy" and not params["postcopy"]:
+        return ("timeout_action=postcopy needs postcopy=true (libvirt can switch to post-copy only when the "
+                "migration started with it)")
+    if params["dest_uri"] == params["uri"]:
+        return "dest_uri is the same as uri (%s): nothing to migrate to" % params["uri"]
+    return None
 
 # jobStats keys reported (libvirt's VIR_DOMAIN_JOB_* typed parameter names).
 JOB_KEYS = ("time_elapsed", "downtime", "setup_time", "data_total", "data_processed", "data_remaining",
@@ -551,19 +589,21 @@ class Migration(object):
                         p["max_downtime"], self.name, self._rollback_summary()), True,
                         client.failure("migrateSetMaxDowntime", exc))
             error, action = self._run_migration(s_dom, params, flags)
-        d_dom = client.lookup_domain(self.dst, self.name)
-        if error is not None or not _active(d_dom):
-            if _active(s_dom):
-                failure = client.failure("migrating %s to %s failed" % (self.name, p["dest_uri"]), error) \
-                    if error is not None else client.LibvirtFailure("the migration ended without the guest running "
-                                                                    "on the destination")
-                self._rollback(s_dom, "the migration failed")
-                self.fail("%s%s; %s" % (failure.msg, " (timeout_action %s after %s s)" % (action, p["timeout"])
-                                        if action else "", self._rollback_summary()), True, failure)
-            if not _active(d_dom):
-                self.where = None
-                self.fail("%s runs neither on the source nor on the destination after the migration failed: %s" % (
-                    self.name, error.get_error_message() if error is not None else "unknown"), True)
+        if _active(s_dom):
+            # Still running here: the migration did not complete (failed, aborted, or the
+            # destination went away), whatever libvirt said. Give the guest its devices back.
+            failure = client.failure("migrating %s to %s failed" % (self.name, p["dest_uri"]), error) \
+                if error is not None else client.LibvirtFailure("the migration ended with the guest still on the "
+                                                                "source")
+            self._rollback(s_dom, "the migration failed")
+            self.fail("%s%s; %s" % (failure.msg, " (timeout_action %s after %s s)" % (action, p["timeout"])
+                                    if action else "", self._rollback_summary()), True, failure)
+        d_dom = self._destination_domain()
+        if not _active(d_dom):
+            self.where = None
+            self.fail("%s runs neither on the source nor on the destination after the migration: %s" % (
+                self.name, error.get_error_message() if error is not None else "no error from libvirt"), True)
+        if error is not None:
             self.warn("libvirt reported an error at the end of the migration, but %s runs on the destination: %s"
                       % (self.name, error.get_error_message()))
         self.where = p["dest_uri"]
@@ -580,6 +620,21 @@ class Migration(object):
         if action:
             self.job["timeout_action"] = action
         return d_dom
+
+    def _destination_domain(self):
+        """The guest on the destination after the migration, reconnecting once when the connection
+        broke (the destination's libvirtd may have restarted meanwhile); None when it is not there."""
+        for attempt in (1, 2):
+            try:
+                return client.lookup_domain(self.dst, self.name)
+            except client.LibvirtFailure:
+                if attempt == 2:
+                    return None
+                try:
+                    self.dst = client.connect(self.params["dest_uri"], events=True)
+                except client.LibvirtFailure:
+                    return None
+        return None
 
     def _run_migration(self, s_dom, params, flags):
         """migrateToURI3 in a worker thread, watched by our timer (virsh's --timeout is client-side

@@ -263,38 +263,11 @@ from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client a
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        dest_uri=dict(type="str", required=True),
-        migrate_uri=dict(type="str"),
-        listen_address=dict(type="str"),
-        live=dict(type="bool", default=True),
-        peer_to_peer=dict(type="bool", default=True),
-        persistent=dict(type="bool", default=True),
-        undefine_source=dict(type="bool", default=True),
-        copy_storage=dict(type="str", default="none", choices=["none", "all", "inc"]),
-        unsafe=dict(type="bool", default=False),
-        bandwidth=dict(type="int"),
-        max_downtime=dict(type="int"),
-        auto_converge=dict(type="bool", default=False),
-        postcopy=dict(type="bool", default=False),
-        timeout=dict(type="int", default=0),
-        timeout_action=dict(type="str", default="abort", choices=["abort", "suspend", "postcopy"]),
-        device_map=dict(type="dict", default={}),
-        ap_policy=dict(type="str", default="refuse", choices=["refuse", "unplug"]),
-        wait_timeout=dict(type="int", default=60),
-    )
-    client = lc.LibvirtModule(AnsibleModule, argument_spec, supports_check_mode=True)
+    client = lc.LibvirtModule(AnsibleModule, migration.ARGUMENT_SPEC, supports_check_mode=True)
     module, params = client.module, client.params
-    for option in ("bandwidth", "max_downtime", "wait_timeout", "timeout"):
-        value = params[option]
-        if value is not None and (value < 0 or value == 0 and option in ("wait_timeout", "max_downtime")):
-            module.fail_json(msg="%s must be a positive number, got %s" % (option, value))
-    if params["timeout_action"] == "postcopy" and not params["postcopy"]:
-        module.fail_json(msg="timeout_action=postcopy needs postcopy=true (libvirt can switch to post-copy only "
-                             "when the migration started with it)")
-    if params["dest_uri"] == params["uri"]:
-        module.fail_json(msg="dest_uri is the same as uri (%s): nothing to migrate to" % params["uri"])
+    error = migration.check_params(params)
+    if error:
+        module.fail_json(msg=error)
     job = migration.Migration(params, module.check_mode, module.warn,
                               migration_rules.fs_type_of if lc.is_local_uri(params["uri"]) else None)
     try:

@@ -71,7 +71,7 @@ def run_playbook(playbook, inventory, record, extra_vars=None, options=(), timeo
     return Run(proc.returncode, proc.stdout + proc.stderr, records, seconds)
 
 
-def run_module(module_name, check=False, diff=True, timeout=300, **args):
+def run_module(module_name, check=False, diff=True, run_timeout=300, **args):
     """Run a module of this collection as Ansible would (JSON arguments on stdin); its result dict."""
     import sys
     payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}
@@ -79,7 +79,7 @@ def run_module(module_name, check=False, diff=True, timeout=300, **args):
     collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (collections, env.get("PYTHONPATH", "")) if p)
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "plugins", "modules", module_name + ".py")],
-                          input=json.dumps(payload), capture_output=True, text=True, env=env, timeout=timeout)
+                          input=json.dumps(payload), capture_output=True, text=True, env=env, timeout=run_timeout)
     try:
         return json.loads(proc.stdout)
     except ValueError:
