@@ -1,6 +1,7 @@
 """The README's main job, ``scripts/demo.sh``, end to end on the test bed: the example host's tables,
 the emulated Z host's real subchannels (root disk and ssh NIC marked as the host's), and an s390x guest
-deployed on real libvirt from inventory variables that sees its devices, then is removed.
+deployed on real libvirt from inventory variables that sees its devices, then is removed; a guest with a
+zPCI device live-migrated there and back, the guest seeing the device go and come.
 
 The zhost and libvirt fixtures bring the test bed up first, so the demo finds it running and leaves it
 to them (it stops only what it started itself)."""
@@ -34,3 +35,8 @@ def test_demo_runs_every_part(zhost, libvirt_hosts, s390x_guest_image, tmp_path)
     assert "migration_blockers" in out and "filesystem[share]" in out
     # ... and the guest is gone again
     assert "demo-guest" not in libvirt_hosts["kvmhost1"].domain_names()
+    # part 4: there and back with the zPCI device unplugged and replugged, seen by the guest
+    assert out.count("TB HOTPLUG action=remove dev=pci addr=0005:00:00.0") == 2, out[-4000:]
+    assert out.count("TB HOTPLUG action=add dev=pci addr=0005:00:00.0") == 2
+    assert out.count("zpci  replugged") == 2 and "last_heartbeat" in out
+    assert "demo-mig" not in libvirt_hosts["kvmhost1"].domain_names() + libvirt_hosts["kvmhost2"].domain_names()
