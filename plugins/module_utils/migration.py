@@ -81,6 +81,7 @@ def check_params(params):
         return "dest_uri is the same as uri (%s): nothing to migrate to" % params["uri"]
     return None
 
+
 # jobStats keys reported (libvirt's VIR_DOMAIN_JOB_* typed parameter names).
 JOB_KEYS = ("time_elapsed", "downtime", "setup_time", "data_total", "data_processed", "data_remaining",
             "memory_total", "memory_processed", "memory_remaining", "memory_bps", "memory_dirty_rate",

@@ -103,7 +103,7 @@ attributes:
 notes:
   - The comparison is against the persistent (inactive) definition. When a running domain's definition
     changes, the new definition takes effect at the next start; RV(restart_needed) says so. Use
-    P(s390x.kvm.guest#role) or a domain device module for live changes.
+    M(s390x.kvm.domain_device) for live device changes.
   - Graphics passwords are not compared (libvirt hides them without C(VIR_DOMAIN_XML_SECURE)).
   - C(<metadata>) of namespaces the desired XML does not write (set by other applications with
     C(virDomainSetMetadata)) is neither compared nor removed by a re-define.

@@ -125,7 +125,7 @@ requirements:
 notes:
   - vfio_ccw gives a guest one subchannel per mdev; the guest sees the device under the devno of the
     C(<address>) in its C(<hostdev>) (RV(devices[].hostdev_xml) uses the host's subchannel set and devno).
-  - Live migration needs the hostdev detached first (the migrate module does that).
+  - Live migration needs the hostdev detached first; M(s390x.kvm.migrate) does that and plugs in the destination's mdev after.
 seealso:
   - module: s390x.kvm.ccw_info
   - name: Linux kernel documentation, vfio-ccw

@@ -285,7 +285,7 @@ def test_migrates_unplugging_and_replugging_the_mapped_devices(hosts):
     assert MAPPED_KEY in keys(moved, inactive=True) and MDEV_KEY not in keys(moved, inactive=True)
     assert moved.metadata_text is None, "the journal is removed at the end"
     assert [c[0] for c in src.calls] == ["detach", "detach", "migrate"]
-    assert [c for c in dst.calls] == [("attach", ZPCI_KEY), ("attach", MAPPED_KEY)]
+    assert dst.calls == [("attach", ZPCI_KEY), ("attach", MAPPED_KEY)]
     flags = src.calls[2][2]
     assert flags & libvirt.VIR_MIGRATE_LIVE and flags & libvirt.VIR_MIGRATE_PEER2PEER
     assert flags & libvirt.VIR_MIGRATE_PERSIST_DEST and flags & libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
@@ -372,17 +372,17 @@ def test_failed_replug_is_degraded_and_a_rerun_finishes(hosts):
     assert [c for c in dst.calls if c == ("attach", ZPCI_KEY)] == [("attach", ZPCI_KEY)], "never plugged twice"
 
 
-@pytest.mark.parametrize("where", ["unplug:requesting", "unplug:confirmed", "migrate:starting",
-                                   "replug:requesting", "replug:confirmed"])
-def test_a_run_killed_anywhere_is_finished_by_the_next(hosts, where):
+@pytest.mark.parametrize("kill_at", ["unplug:requesting", "unplug:confirmed", "migrate:starting",
+                                     "replug:requesting", "replug:confirmed"])
+def test_a_run_killed_anywhere_is_finished_by_the_next(hosts, kill_at):
     src, dst = hosts
 
     class Killed(BaseException):
         pass
 
     class Job(migration.Migration):
-        def checkpoint(self, at):
-            if at == where:
+        def checkpoint(self, where):
+            if where == kill_at:
                 raise Killed()
 
     with pytest.raises(Killed):
