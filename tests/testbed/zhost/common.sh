@@ -14,9 +14,12 @@ ZH_INVENTORY=$ZH_DIR/inventory.yml
 ZH_PIDFILE=$ZH_RUN/qemu.pid
 ZH_CONSOLE=$ZH_RUN/console.log
 ZH_PORT=${S390X_KVM_ZHOST_PORT:-22220}
-ZH_MEM=${S390X_KVM_ZHOST_MEM:-1024}
+# 2 GiB: room for two nested libvirtd and their QEMUs (tests/testbed/zhost/nested-libvirt-up.sh).
+ZH_MEM=${S390X_KVM_ZHOST_MEM:-2048}
 ZH_SMP=${S390X_KVM_ZHOST_SMP:-2}
 ZH_BOOT_TIMEOUT=${S390X_KVM_ZHOST_BOOT_TIMEOUT:-300}
+# The build boots the new image once to fill libvirt's QEMU capability cache (guest/bake).
+ZH_BAKE_TIMEOUT=${S390X_KVM_ZHOST_BAKE_TIMEOUT:-900}
 ZH_HOSTNAME=zhost
 ZH_HOSTKEY_ALIAS=s390x-kvm-zhost
 # Networking. Not QEMU's user networking (slirp): under TCG this 6.12 s390x guest computes TCP
@@ -35,8 +38,16 @@ ZH_GATEWAY=10.0.2.2
 ZH_MAC=52:54:00:5a:39:02
 ZH_APT_PACKAGES=(qemu-system-misc qemu-utils debootstrap e2fsprogs cpio gzip kmod xz-utils
     openssh-client python3 iproute2 socat)
-# Packages of the s390x root file system (debootstrap --variant=minbase adds the essentials).
-ZH_ROOTFS_INCLUDE=python3,kmod,openssh-server,openssh-sftp-server,iproute2,procps,pciutils
+# Packages of the s390x root file system (debootstrap --variant=minbase adds the essentials; its
+# --include resolves their dependencies). libvirt + QEMU for nested KVM-host tests: the packages the
+# two-libvirtd test bed installs (TB_APT_PACKAGES of tests/testbed/libvirt/common.sh, whose up.sh
+# runs inside this host too: see nested-libvirt-up.sh) plus python3-libvirt for the modules.
+# shellcheck disable=SC2016  # expanded by that bash
+ZH_NESTED_PACKAGES=$(bash -c 'source "$1" && echo "${TB_APT_PACKAGES[*]}"' libvirt-packages \
+    "$S390X_KVM_ROOT/tests/testbed/libvirt/common.sh")
+# shellcheck disable=SC2086  # ZH_NESTED_PACKAGES: one word per package
+ZH_ROOTFS_INCLUDE=$(printf '%s\n' python3 kmod openssh-server openssh-sftp-server iproute2 procps pciutils \
+    python3-libvirt $ZH_NESTED_PACKAGES | awk '!seen[$0]++' | paste -sd, -)
 # Modules loaded at start-up (the initramfs loads only what mounting the root needs).
 ZH_MODULES="virtio_net virtio_blk virtio_rng vfio vfio_iommu_type1 vfio-pci mdev vfio_ccw"
 ZH_INITRD_MODULES="virtio_blk ext4"
