@@ -13,7 +13,8 @@ module: domain_device
 short_description: Attach devices to, or detach them from, a KVM guest on IBM Z (hotplug with the guest's acknowledgement)
 version_added: 0.3.0
 description:
-  - Attaches (O(state=present)) or detaches (O(state=absent)) one or more devices, given as libvirt device XML, to or
+  - Attaches (O(state=present)) or detaches (O(state=absent)) one or more devices, given as libvirt device XML or as the
+    P(s390x.kvm.guest#role) role's entries, to or
     from the running guest (O(live)) and its persistent definition (O(config)).
   - A live detach ends only when the guest has acknowledged it - libvirt's C(DEVICE_REMOVED) event. The guest
     refusing (C(DEVICE_REMOVAL_FAILED)) or not answering within O(wait_timeout) fails the task, naming the device and
@@ -40,7 +41,18 @@ options:
         C(<controller>), ...), for example the C(hostdev_xml) that M(s390x.kvm.vfio_ccw) returns.
     type: list
     elements: str
-    required: true
+    default: []
+  devices:
+    description:
+      - The devices as entries of the P(s390x.kvm.guest#role) role, each with C(type) V(disk) (a C(guest_disks) entry),
+        V(interface) (C(guest_interfaces)), V(filesystem) (C(guest_filesystems)) or V(hostdev) (C(guest_hostdevs)).
+      - They are validated and rendered on the controller with the role's own model and templates, against the guest's
+        current XML, so they get the MAC address and CCW device number the role would give them and never a device
+        number the guest already uses. Errors name the entry (C(devices[1].devno)).
+      - Handled after O(xml) when both are given.
+    type: list
+    elements: dict
+    default: []
   state:
     description: V(present) attaches what is missing; V(absent) detaches what is there.
     type: str
@@ -83,6 +95,13 @@ EXAMPLES = r"""
     name: web1
     xml:
       - "{{ dasd.devices[0].hostdev_xml }}"
+
+- name: Give web1 a second DASD and a virtio-fs share, described as the guest role describes them
+  s390x.kvm.domain_device:
+    name: web1
+    devices:
+      - {type: disk, name: vdb, kind: dasd, bus_id: 0.0.7b01}
+      - {type: filesystem, tag: data, source: /srv/data}
 
 - name: Take a tape drive away before a migration, waiting up to 30 s for the guest
   s390x.kvm.domain_device:
@@ -128,13 +147,19 @@ from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import device_o
 def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
-        xml=dict(type="list", elements="str", required=True),
+        xml=dict(type="list", elements="str", default=[]),
+        devices=dict(type="list", elements="dict", default=[]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         live=dict(type="bool", default=True),
         config=dict(type="bool", default=True),
     )
     client = lc.LibvirtModule(AnsibleModule, argument_spec, wait=True, supports_check_mode=True)
     module = client.module
+    if module.params["devices"]:
+        module.fail_json(msg="devices are rendered on the controller by the s390x.kvm.domain_device action plugin; "
+                             "call the module by its full name (s390x.kvm.domain_device) so it runs")
+    if not module.params["xml"]:
+        module.fail_json(msg="give the devices in xml or devices")
     try:
         wanted = device_ops.wanted_devices(module.params["xml"])
     except (domain_xml.DomainXMLError, ValueError) as exc:

@@ -78,3 +78,49 @@ def test_paused_guest_cannot_acknowledge_a_zpci_removal(guest):
     console.wait("HOTPLUG", timeout=60, since=since, action="remove", dev="pci", addr="0008:00:00.0")
     bad = device(host, dom, "absent", ["<interface type='bridge'><model type='virtio'/></interface>"])
     assert bad.get("failed") and "has no identity" in bad["msg"] and "xml[0]" in bad["msg"]
+
+
+def test_structured_entries_through_ansible(guest, testbed_workdir):
+    """devices given as the guest role's entries: the action plugin renders them with the role's model
+    and templates against the guest's XML, the module hotplugs them; a second run changes nothing."""
+    import subprocess
+
+    import yaml
+
+    from tests.testbed.playbook import LIBVIRT_INVENTORY, run_playbook
+    host, dom, console = guest
+    subprocess.run(["ip", "-n", "s390xkvm-h1", "link", "add", "ddbr0", "up", "type", "bridge"], capture_output=True)
+    image = create_disk(os.path.join(testbed_workdir, "tb-devices-vdc.qcow2"), size="16M")
+    devices = [{"type": "disk", "name": "vdc", "kind": "image", "path": image},
+               {"type": "interface", "kind": "bridge", "source": "ddbr0", "transport": "pci", "zpci_uid": 9,
+                "zpci_fid": 25}]
+    book = os.path.join(testbed_workdir, "domain-device.yml")
+    with open(book, "w") as handle:
+        yaml.safe_dump([{"name": "domain_device with the guest role's entries", "hosts": "kvmhost1",
+                         "gather_facts": False, "tasks": [
+                             {"name": "first attach", "s390x.kvm.domain_device": {
+                                 "uri": "{{ libvirt_uri }}", "name": dom.name(), "devices": devices}},
+                             {"name": "second attach", "s390x.kvm.domain_device": {
+                                 "uri": "{{ libvirt_uri }}", "name": dom.name(), "devices": devices}},
+                             {"name": "detach", "s390x.kvm.domain_device": {
+                                 "uri": "{{ libvirt_uri }}", "name": dom.name(), "devices": devices,
+                                 "state": "absent"}},
+                             {"name": "a bad entry", "s390x.kvm.domain_device": {
+                                 "uri": "{{ libvirt_uri }}", "name": dom.name(),
+                                 "devices": [{"type": "disk", "name": "vdd", "kind": "image", "path": "relative.img"}]},
+                              "ignore_errors": True}]}], handle)
+    try:
+        since = console.mark()
+        run = run_playbook(book, LIBVIRT_INVENTORY, os.path.join(testbed_workdir, "domain-device.jsonl"))
+        attached, again, detached, bad = (run.result(name) for name in ("first attach", "second attach", "detach",
+                                                                         "a bad entry"))
+        assert attached["changed"] and [d["live"] for d in attached["devices"]] == ["attached", "attached"], attached
+        assert attached["devices"][0]["key"] == "disk[vdc]"
+        assert not again["changed"] and {d["live"] for d in again["devices"]} == {"present"}
+        assert detached["changed"] and [d["live"] for d in detached["devices"]] == ["detached", "detached"]
+        assert [r["status"] for r in run.records if r["task"] == "a bad entry"] == ["failed"]
+        assert "devices[0].path" in bad["msg"]
+        console.wait("HOTPLUG", timeout=60, since=since, action="add", dev="pci", addr="0009:00:00.0")
+        console.wait("HOTPLUG", timeout=60, since=since, action="remove", dev="pci", addr="0009:00:00.0")
+    finally:
+        subprocess.run(["ip", "-n", "s390xkvm-h1", "link", "del", "ddbr0"], capture_output=True)
