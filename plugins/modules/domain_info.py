@@ -134,59 +134,9 @@ host:
     kvm_available: {description: "Whether s390x guests can use KVM here.", type: bool}
 """
 
-import xml.etree.ElementTree as ET
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe
-from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client as lc
-
-
-def host_capabilities(conn):
-    caps = ET.fromstring(conn.getCapabilities())
-    types, machines = set(), set()
-    for guest in caps.findall("guest"):
-        arch = guest.find("arch")
-        if arch is None or arch.get("name") != "s390x":
-            continue
-        for machine in arch.findall("machine"):
-            machines.add((machine.text or "").strip())
-            if machine.get("canonical"):
-                machines.add(machine.get("canonical"))
-        for domain in arch.findall("domain"):
-            types.add(domain.get("type"))
-    try:
-        hypervisor = lc.version_text(conn.getVersion())
-    except lc.libvirt.libvirtError:
-        hypervisor = None       # libvirt 9.0 asks for the host-arch emulator here, absent on a pure s390x-emulating host
-    return {
-        "arch": caps.findtext("./host/cpu/arch"),
-        "libvirt_version": lc.version_text(conn.getLibVersion()),
-        "hypervisor_version": hypervisor,
-        "s390x_domain_types": sorted(types),
-        "s390x_machines": sorted(m for m in machines if m),
-        "kvm_available": "kvm" in types,
-    }
-
-
-def describe(conn, dom, params, qemu_version):
-    state, reason = lc.domain_state(dom)
-    flags = 0 if (params["live"] and state != "shut_off") else lc.libvirt.VIR_DOMAIN_XML_INACTIVE
-    if not dom.isPersistent():
-        flags = 0
-    xml_text = dom.XMLDesc(flags)
-    out = {
-        "name": dom.name(), "uuid": dom.UUIDString(), "state": state, "state_reason": reason,
-        "persistent": bool(dom.isPersistent()),
-        "autostart": bool(dom.autostart()) if dom.isPersistent() else False,
-    }
-    # Disk images are judged only when libvirtd runs here: this host's mounts are its mounts.
-    local = lc.is_local_uri(params["uri"])
-    out.update(domain_describe.describe_domain(xml_text, qemu_version, migration_rules.fs_type_of if local else None))
-    out["migratable"] = not out["migration_blockers"]
-    if params["xml"]:
-        out["xml"] = xml_text
-    return out
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import domain_ops as ops
 
 
 def gather(client):
@@ -210,14 +160,15 @@ def gather(client):
     domains = []
     for dom in doms:
         try:
-            domains.append(describe(conn, dom, params, qemu_version))
+            domains.append(ops.describe(dom, params["live"], params["xml"], qemu_version,
+                                        judge_local_disks=lc.is_local_uri(params["uri"])))
         except lc.libvirt.libvirtError as exc:
             if lc.is_error(exc, "VIR_ERR_NO_DOMAIN"):
                 continue        # undefined while we looked
             raise lc.failure("cannot describe domain %s" % dom.name(), exc)
     result["domains"] = sorted(domains, key=lambda d: d["name"])
     if params["capabilities"]:
-        result["host"] = host_capabilities(conn)
+        result["host"] = ops.host_capabilities(conn)
     return result
 
 

@@ -18,8 +18,11 @@ __metaclass__ = type
 
 import contextlib
 import time
+import xml.etree.ElementTree as ET
 
+from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
+from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import waiter
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt.client import libvirt
@@ -154,3 +157,53 @@ def attach_live(conn, dom, xml_text, key, timeout):
         return alias, time.time()       # attached (libvirt says so in the live XML) without the event
     raise DeviceWaitFailure("%s is not in the live XML of %s after attaching it" % (key, dom.name()),
                             "not_added", key)
+
+
+def host_capabilities(conn):
+    """Facts of a host for s390x guests (domain_info capabilities=true)."""
+    caps = ET.fromstring(conn.getCapabilities())
+    types, machines = set(), set()
+    for guest in caps.findall("guest"):
+        arch = guest.find("arch")
+        if arch is None or arch.get("name") != "s390x":
+            continue
+        for machine in arch.findall("machine"):
+            machines.add((machine.text or "").strip())
+            if machine.get("canonical"):
+                machines.add(machine.get("canonical"))
+        for domain in arch.findall("domain"):
+            types.add(domain.get("type"))
+    try:
+        hypervisor = client.version_text(conn.getVersion())
+    except client.libvirt.libvirtError:
+        hypervisor = None       # libvirt 9.0 asks for the host-arch emulator here, absent on a pure s390x-emulating host
+    return {
+        "arch": caps.findtext("./host/cpu/arch"),
+        "libvirt_version": client.version_text(conn.getLibVersion()),
+        "hypervisor_version": hypervisor,
+        "s390x_domain_types": sorted(types),
+        "s390x_machines": sorted(m for m in machines if m),
+        "kvm_available": "kvm" in types,
+    }
+
+
+def describe(dom, live, with_xml, qemu_version, judge_local_disks):
+    """What s390x.kvm.domain_info reports of one domain (its live XML unless ``live`` is false or it
+    does not run). Local disk images are judged only when ``judge_local_disks`` (libvirtd runs here,
+    so this host's mounts are its mounts)."""
+    state, reason = client.domain_state(dom)
+    flags = 0 if (live and state != "shut_off") else client.libvirt.VIR_DOMAIN_XML_INACTIVE
+    if not dom.isPersistent():
+        flags = 0
+    xml_text = dom.XMLDesc(flags)
+    out = {
+        "name": dom.name(), "uuid": dom.UUIDString(), "state": state, "state_reason": reason,
+        "persistent": bool(dom.isPersistent()),
+        "autostart": bool(dom.autostart()) if dom.isPersistent() else False,
+    }
+    out.update(domain_describe.describe_domain(xml_text, qemu_version,
+                                               migration_rules.fs_type_of if judge_local_disks else None))
+    out["migratable"] = not out["migration_blockers"]
+    if with_xml:
+        out["xml"] = xml_text
+    return out

@@ -224,7 +224,7 @@ def test_name_and_xml_must_agree(conn, monkeypatch, capsys):
     ("qemu+tcp://localhost/system", True), ("qemu+tls://kvmhost2/system", False),
 ])
 def test_local_uri(uri, local):
-    assert domain_module._local_uri(uri) is local
+    assert lc.is_local_uri(uri) is local
 
 
 def test_empty_xml_fails_before_libvirt_naming_xml(conn, monkeypatch, capsys):
