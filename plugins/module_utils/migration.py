@@ -526,25 +526,21 @@ class Migration(object):
                 journal.save(s_dom)
 
     # ---------------------------------------------------------------------------- migrate
+    # boolean option -> the virDomainMigrateFlags bit it sets (virsh migrate's --p2p, --live, ...)
+    FLAG_OPTIONS = (("peer_to_peer", "VIR_MIGRATE_PEER2PEER"), ("live", "VIR_MIGRATE_LIVE"),
+                    ("persistent", "VIR_MIGRATE_PERSIST_DEST"), ("undefine_source", "VIR_MIGRATE_UNDEFINE_SOURCE"),
+                    ("unsafe", "VIR_MIGRATE_UNSAFE"), ("auto_converge", "VIR_MIGRATE_AUTO_CONVERGE"),
+                    ("postcopy", "VIR_MIGRATE_POSTCOPY"))
+    COPY_STORAGE_FLAGS = {"all": "VIR_MIGRATE_NON_SHARED_DISK", "inc": "VIR_MIGRATE_NON_SHARED_INC"}
+
     def _flags(self):
         p = self.params
-        flags = libvirt.VIR_MIGRATE_PEER2PEER if p["peer_to_peer"] else 0
-        if p["live"]:
-            flags |= libvirt.VIR_MIGRATE_LIVE
-        if p["persistent"]:
-            flags |= libvirt.VIR_MIGRATE_PERSIST_DEST
-        if p["undefine_source"]:
-            flags |= libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
-        if p["unsafe"]:
-            flags |= libvirt.VIR_MIGRATE_UNSAFE
-        if p["auto_converge"]:
-            flags |= libvirt.VIR_MIGRATE_AUTO_CONVERGE
-        if p["postcopy"]:
-            flags |= libvirt.VIR_MIGRATE_POSTCOPY
-        if p["copy_storage"] == "all":
-            flags |= libvirt.VIR_MIGRATE_NON_SHARED_DISK
-        elif p["copy_storage"] == "inc":
-            flags |= libvirt.VIR_MIGRATE_NON_SHARED_INC
+        flags = 0
+        for option, name in self.FLAG_OPTIONS:
+            if p[option]:
+                flags |= getattr(libvirt, name)
+        if p["copy_storage"] in self.COPY_STORAGE_FLAGS:
+            flags |= getattr(libvirt, self.COPY_STORAGE_FLAGS[p["copy_storage"]])
         return flags
 
     def _persistent_xml(self, s_dom):

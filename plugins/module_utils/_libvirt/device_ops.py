@@ -116,15 +116,21 @@ class DeviceChange(object):
             after[part] = keys
         return after
 
-    def _live(self, conn, dom, key, text, root, present, wait, entry):
+    def _needed(self, root, key, present):
+        """(the device as found in ``root``, what is already true - ``present``/``absent`` - or None
+        when a change is needed; it counts as a change then)."""
         found = ops.find_device(root, key)
         if present and found is not None:
-            return "present"
+            return found, "present"
         if not present and found is None:
-            return "absent"
+            return found, "absent"
         self.changed = True
-        if self.check:
-            return "attached" if present else "detached"
+        return found, None
+
+    def _live(self, conn, dom, key, text, root, present, wait, entry):
+        found, already = self._needed(root, key, present)
+        if already or self.check:
+            return already or ("attached" if present else "detached")
         with self.timer.phase("attach_live" if present else "detach_live"):
             try:
                 if present and wait:
@@ -152,14 +158,9 @@ class DeviceChange(object):
         return "attached" if present else "detached"
 
     def _config(self, dom, key, text, root, present):
-        found = ops.find_device(root, key)
-        if present and found is not None:
-            return "present"
-        if not present and found is None:
-            return "absent"
-        self.changed = True
-        if self.check:
-            return "attached" if present else "detached"
+        found, already = self._needed(root, key, present)
+        if already or self.check:
+            return already or ("attached" if present else "detached")
         with self.timer.phase("attach_config" if present else "detach_config"):
             try:
                 if present:
