@@ -207,3 +207,34 @@ def describe(dom, live, with_xml, qemu_version, judge_local_disks):
     if with_xml:
         out["xml"] = xml_text
     return out
+
+
+def host_guests(conn):
+    """The guests libvirt knows on this host, with the memory and vCPUs each holds, and the totals
+    of those that run (what a placement decision subtracts from the host's capacity)."""
+    guests = []
+    for dom in conn.listAllDomains(0):
+        try:
+            state, max_kib, current_kib, vcpus, _cpu_time = dom.info()
+            guests.append({"name": dom.name(), "state": client.STATE_NAMES.get(state, "unknown"),
+                           "memory_kib": current_kib, "max_memory_kib": max_kib, "vcpus": vcpus,
+                           "persistent": bool(dom.isPersistent())})
+        except libvirt.libvirtError as exc:
+            if not client.is_error(exc, "VIR_ERR_NO_DOMAIN"):
+                raise client.failure("cannot read domain %s" % dom.name(), exc)
+    running = [g for g in guests if g["state"] in client.ACTIVE]
+    return {"guests": sorted(guests, key=lambda g: g["name"]), "running": len(running),
+            "running_memory_kib": sum(g["memory_kib"] for g in running),
+            "running_vcpus": sum(g["vcpus"] for g in running)}
+
+
+def host_cpu_model(conn, virttype):
+    """The CPU model libvirt offers s390x guests as host-model here (``virsh domcapabilities``), or None."""
+    try:
+        caps = ET.fromstring(conn.getDomainCapabilities(None, "s390x", None, virttype, 0))
+    except (libvirt.libvirtError, ET.ParseError):
+        return None
+    for mode in caps.findall("./cpu/mode"):
+        if mode.get("name") == "host-model" and mode.get("supported") == "yes":
+            return mode.findtext("model")
+    return None
