@@ -22,7 +22,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
 from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules
 
 DEFAULTS = {"memory_reserve_mib": 1024, "vcpu_overcommit": 4.0, "ap_policy": "refuse", "copy_storage": "none",
-            "unsafe": False}
+            "unsafe": False, "unmovable_policy": "fail"}
 
 _GENERATION = re.compile(r"^(?:gen(\d+)[a-z]?|z(\d+)(?:\.\d+)?)(?:-base)?$", re.IGNORECASE)
 # IBM Z CPU model names QEMU/libvirt use for the machine generations (z13 = gen13a, ... z17 = gen17a).
@@ -97,7 +97,21 @@ class Candidate(object):
         self.guests = set(g["name"] for g in libvirt.get("guests") or [] if g.get("state") in ("running", "paused"))
 
 
-def plan(source, guests, hosts, anti_affinity=None, options=None):
+def hosts_from_results(facts_results, mark_results=(), pools=None):
+    """The planner's ``hosts`` from the evacuate role's loop results: host_info per candidate (``item`` is
+    the host), stat of its maintenance mark, and the operator's device pools per host."""
+    marked = set(r["item"] for r in mark_results or [] if (r.get("stat") or {}).get("exists"))
+    hosts = {}
+    for result in facts_results or []:
+        name = result.get("item")
+        if result.get("failed") or not name:
+            raise PlanError("host_info failed on %s: %s" % (name, result.get("msg")))
+        hosts[name] = {"memory": result.get("memory"), "cpus": result.get("cpus"), "libvirt": result.get("libvirt"),
+                       "maintenance": name in marked, "device_pools": (pools or {}).get(name, {})}
+    return hosts
+
+
+def plan(source, guests, hosts, anti_affinity=None, options=None, guest_pools=None):
     """The evacuation plan of host ``source``.
 
     ``guests``: domain_info entries of the guests running on it (with ``xml``; optional ``pools``,
@@ -117,12 +131,26 @@ def plan(source, guests, hosts, anti_affinity=None, options=None):
     for guest in guests:
         if guest.get("state") not in ("running", "paused"):
             continue
+        if (guest_pools or {}).get(guest["name"]):
+            guest = dict(guest, pools=dict(guest.get("pools") or {}, **guest_pools[guest["name"]]))
         needs.append((guest["name"],) + guest_needs(guest, options))
     needs.sort(key=lambda n: (-n[1], -n[2], n[0]))
     moves, unmovable = [], []
     for name, memory_kib, vcpus, model, pools, refused in needs:
         if refused:
-            unmovable.append({"guest": name, "reason": "; ".join(refused)})
+            # It cannot move live. With the "shutdown" policy it is shut down and started from its
+            # definition where capacity and CPU allow (its devices are not moved): reserve that host.
+            cold = [h for h in candidates if options["unmovable_policy"] == "shutdown" and not _why_not(
+                h, name, memory_kib, vcpus, model, generation(model), [], groups)]
+            entry = {"guest": name, "reason": "; ".join(refused), "cold_destination": None}
+            if cold:
+                host = max(cold, key=lambda h: (h.memory_left - memory_kib, h.vcpus_left - vcpus,
+                                                [-ord(c) for c in h.name]))
+                host.memory_left -= memory_kib
+                host.vcpus_left -= vcpus
+                host.guests.add(name)
+                entry.update(cold_destination=host.name, destination=host.name, memory_kib=memory_kib, vcpus=vcpus)
+            unmovable.append(entry)
             continue
         wanted_generation = generation(model)
         tried = []
@@ -135,7 +163,7 @@ def plan(source, guests, hosts, anti_affinity=None, options=None):
                 fits.append(host)
         if not fits:
             unmovable.append({"guest": name, "reason": "no host can take it (%s)" % (
-                "; ".join(tried) if tried else "no candidate hosts")})
+                "; ".join(tried) if tried else "no candidate hosts"), "cold_destination": None})
             continue
         host = max(fits, key=lambda h: (h.memory_left - memory_kib, h.vcpus_left - vcpus, [-ord(c) for c in h.name]))
         host.memory_left -= memory_kib
@@ -147,8 +175,8 @@ def plan(source, guests, hosts, anti_affinity=None, options=None):
                             "target": host.pools[need["pool"]].pop(0)})
         moves.append({"guest": name, "destination": host.name, "memory_kib": memory_kib, "vcpus": vcpus,
                       "cpu_model": model, "devices": devices,
-                      "reason": "%d MiB and %d vCPUs left there after it" % (host.memory_left // 1024,
-                                                                           int(host.vcpus_left))})
+                      "reason": "%d MiB and %d vCPUs left there after it" % (
+                          host.memory_left // 1024, int(host.vcpus_left))})
     order = dict((n[0], i) for i, n in enumerate(needs))
     moves.sort(key=lambda m: order[m["guest"]])
     return {"source": source, "moves": moves, "unmovable": unmovable}
@@ -173,3 +201,64 @@ def _why_not(host, name, memory_kib, vcpus, model, wanted_generation, pools, gro
         if len(host.pools.get(pool, [])) < count:
             return "no free device of pool %s left (%d needed)" % (pool, count)
     return None
+
+
+def waves(moves, max_per_source=1, max_per_destination=1, max_total=None):
+    """The moves in waves that run at once: at most ``max_per_source`` migrations leave the source
+    together, at most ``max_per_destination`` arrive at one destination, at most ``max_total`` in all
+    (nova's default, and the advice of every evacuation tool measured in ../shared/docs/migration.md:
+    concurrent migrations stretch each other's downtime). Order is kept."""
+    for name, value in (("max_per_source", max_per_source), ("max_per_destination", max_per_destination),
+                        ("max_total", max_total)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise PlanError("%s must be a whole number of at least 1, got %r" % (name, value))
+    limit = min(v for v in (max_per_source, max_total) if v is not None)
+    pending = list(moves)
+    out = []
+    while pending:
+        wave, per_destination = [], {}
+        for move in list(pending):
+            if len(wave) >= limit:
+                break
+            if per_destination.get(move["destination"], 0) >= max_per_destination:
+                continue
+            per_destination[move["destination"]] = per_destination.get(move["destination"], 0) + 1
+            wave.append(move)
+            pending.remove(move)
+        out.append(wave)
+    return out
+
+
+def summary(results, restore=False):
+    """Per guest, from the results of migrate's async jobs (or of the restore loop): guest, destination,
+    outcome (V(migrated) ..., V(failed), V(not started)), downtime_ms, devices (keys replugged), error."""
+    out = []
+    for result in results or []:
+        job = result.get("evacuate__job") or {}
+        if restore:
+            back = result.get("evacuate__back") or {}
+            guest, destination = back.get("key"), "(its home)"
+        else:
+            move = job.get("evacuate__move") or result.get("evacuate__move") or {}
+            guest, destination = move.get("guest"), move.get("destination")
+        if result.get("skipped") or job.get("skipped"):
+            outcome = "not started"
+        elif result.get("failed") or not result.get("finished", True) or result.get("outcome") is None:
+            outcome = result.get("outcome") or ("timed out" if result.get("finished") == 0 else "failed")
+        else:
+            outcome = result["outcome"]
+        error = result.get("msg") if outcome not in ("migrated", "already_there", "not started") else None
+        out.append({"guest": guest, "destination": destination, "outcome": outcome,
+                    "downtime_ms": (result.get("job") or {}).get("downtime"),
+                    "devices": [d["target"] for d in result.get("devices") or [] if d.get("status") == "replugged"],
+                    "error": error})
+    return out
+
+
+def record(moved, entries, how="live"):
+    """``moved`` (guest -> {destination, how}) with the guests of ``entries`` that left added."""
+    out = dict(moved or {})
+    for entry in entries or []:
+        if entry.get("outcome") in ("migrated", "already_there", "restarted"):
+            out[entry["guest"]] = {"destination": entry["destination"], "how": how}
+    return out

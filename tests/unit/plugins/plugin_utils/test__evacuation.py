@@ -99,10 +99,48 @@ def test_guests_that_cannot_move_say_why():
     assert "set ap_policy=unplug" in stuck["crypto"]
     assert "no device pool is known for its host device %s" % UUIDS[0] in stuck["dasd"]
     assert [m["guest"] for m in plan["moves"]] == ["nic"]      # emulated zPCI: unplugged and plugged in again
+    assert all(u["cold_destination"] is None for u in plan["unmovable"])
+    cold = ev.plan("h0", guests, {"h1": host(64)}, options={"unmovable_policy": "shutdown"})
+    assert dict((u["guest"], u["cold_destination"]) for u in cold["unmovable"]) == {
+        "fs": "h1", "crypto": "h1", "dasd": "h1"}
 
 
 def test_generation_names_and_bad_input():
-    assert [ev.generation(m) for m in ("gen16a", "gen15b-base", "z14", "z13s", "qemu", None)] == [16, 15, 14, 13,
-                                                                                                    None, None]
+    names = ("gen16a", "gen15b-base", "z14", "z13s", "qemu", None)
+    assert [ev.generation(m) for m in names] == [16, 15, 14, 13, None, None]
     with pytest.raises(ev.PlanError, match="hosts.h1: no memory facts"):
         ev.plan("h0", [guest("a")], {"h1": {"cpus": {"online": 2}}})
+
+
+def test_waves_keep_the_limits():
+    moves = [{"guest": g, "destination": d} for g, d in (("a", "h1"), ("b", "h1"), ("c", "h2"), ("d", "h2"),
+                                                         ("e", "h3"))]
+    assert [[m["guest"] for m in w] for w in ev.waves(moves)] == [["a"], ["b"], ["c"], ["d"], ["e"]]
+    assert [[m["guest"] for m in w] for w in ev.waves(moves, max_per_source=3)] == [["a", "c", "e"], ["b", "d"]]
+    assert [[m["guest"] for m in w] for w in ev.waves(moves, max_per_source=4, max_per_destination=2, max_total=3)] \
+        == [["a", "b", "c"], ["d", "e"]]
+    with pytest.raises(ev.PlanError, match="max_per_destination must be a whole number of at least 1, got 0"):
+        ev.waves(moves, max_per_destination=0)
+
+
+def test_hosts_summary_and_record_from_loop_results():
+    facts = [{"item": "h1", "memory": {"available_kib": GIB}, "cpus": {"online": 2}, "libvirt": {}}]
+    marks = [{"item": "h1", "stat": {"exists": True}}]
+    hosts = ev.hosts_from_results(facts, marks, {"h1": {"p": ["x"]}})
+    assert hosts["h1"]["maintenance"] is True and hosts["h1"]["device_pools"] == {"p": ["x"]}
+    with pytest.raises(ev.PlanError, match="host_info failed on h2: boom"):
+        ev.hosts_from_results([{"item": "h2", "failed": True, "msg": "boom"}])
+    results = [
+        {"finished": 1, "outcome": "migrated", "job": {"downtime": 30},
+         "devices": [{"target": "interface[m]", "status": "replugged"}],
+         "evacuate__job": {"evacuate__move": {"guest": "a", "destination": "h1"}}},
+        {"finished": 1, "failed": True, "outcome": "rolled_back", "msg": "link down",
+         "evacuate__job": {"evacuate__move": {"guest": "b", "destination": "h1"}}},
+        {"skipped": True, "evacuate__job": {"skipped": True, "evacuate__move": {"guest": "c", "destination": "h2"}}},
+    ]
+    summary = ev.summary(results)
+    assert [(s["guest"], s["outcome"], s["error"]) for s in summary] == [
+        ("a", "migrated", None), ("b", "rolled_back", "link down"), ("c", "not started", None)]
+    assert summary[0]["devices"] == ["interface[m]"] and summary[0]["downtime_ms"] == 30
+    assert ev.record({"old": {"destination": "h9", "how": "cold"}}, summary) == {
+        "old": {"destination": "h9", "how": "cold"}, "a": {"destination": "h1", "how": "live"}}
