@@ -207,9 +207,12 @@ echo "$ZH_INITRD_MODULES" > "$ird/etc/initrd-modules"
 t3=$(date +%s)
 
 # --- 9. bake: boot the new image once, writable (not through a per-boot overlay), so that libvirt
-# probes QEMU's capabilities now and the pristine root.img carries its cache. Under TCG the probe
-# takes ~40 s, which every boot (and every nested libvirtd) would otherwise pay again. libvirt keeps
-# the cache while the qemu binary's ctime (which the image preserves) and its own version stay.
+# probes QEMU's capabilities now and the pristine root.img carries its cache. Under TCG a libvirt
+# host's capabilities (virsh capabilities, virConnectGetCapabilities, which s390x.kvm.migrate's
+# preflight reads) take ~55-65 s to probe all of qemu-system-misc's dozen emulators (the s390x one
+# alone ~5 s), which every boot (and every nested libvirtd) would otherwise pay again: cached ~2 s.
+# libvirt keeps the cache while the qemu binaries' ctime (which the image preserves) and its own
+# version stay.
 # guest/rc sees zhost.bake=1, runs guest/bake (no network needed) and powers off.
 log "bake: booting the image once to fill libvirt's QEMU capability cache (timeout ${ZH_BAKE_TIMEOUT} s)"
 bake_log=$work/bake-console.log
