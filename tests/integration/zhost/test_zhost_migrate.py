@@ -227,10 +227,22 @@ def bed(zhost):
             the_bed.call("remove", names=[GUEST, BLOCKER], uris=[the_bed.uri1, the_bed.uri2])
         # The zhost as the other tests find it: no nested hosts, the disks back on io_subchannel.
         subprocess.run(["bash", NESTED_UP, "--down"], capture_output=True, text=True, timeout=600)
-        zhost.ansible("s390x.kvm.vfio_ccw", dict(args, state="absent"), check=False)
+        # The disks back on io_subchannel and online: test_zhost_vfio_raw takes the last one. Seen
+        # once in a few runs (zhost under load): the emulated virtio-blk device's re-probe after an
+        # mdev a guest had held is removed fails in the zhost's kernel ("Failed to deregister
+        # indicators (-22)", virtio_blk "probe ... failed with error -2"), setting it online then
+        # fails with EINVAL and vfio_ccw rolls back; a second run has always worked.
+        failures = []
+        for _attempt in range(3):
+            released = zhost.ansible("s390x.kvm.vfio_ccw", dict(args, state="absent"), check=False)
+            if not released.get("failed") and not released.get("msg"):
+                break
+            failures.append(released.get("msg"))
+            print("  vfio_ccw state=absent failed, again: %s" % released.get("msg"))
         step("clean-up: guests, nested hosts, mdevs", time.monotonic() - t)
         TIMES["module total"] = round(time.monotonic() - t_all, 1)
         print("\nzhost migrate, times (s): %s" % json.dumps(TIMES, indent=1))
+        assert len(failures) < 3, "the spare disks could not be given back to io_subchannel: %s" % failures
 
 
 def test_qemu_refuses_to_migrate_a_vfio_ccw_guest(bed):
