@@ -152,12 +152,11 @@ class Bed(object):
         found = self.call("where", name=name, uris=[self.uri1, self.uri2])
         return found[self.uri1], found[self.uri2]
 
-    def migrate_args(self, there=True, device_map=None):
-        return {"name": GUEST, "uri": self.uri1 if there else self.uri2, "dest_uri": self.uri2 if there else self.uri1,
-                "migrate_uri": "tcp://%s" % (self.addr2 if there else self.addr1),
-                "listen_address": self.addr2 if there else self.addr1,
-                "device_map": device_map if device_map is not None else ({self.a: self.b} if there else {self.b: self.a}),
-                "wait_timeout": 300}
+    def migrate_args(self, there=True):
+        """host 1 -> host 2 with {A: B} (there), or back with {B: A}."""
+        src, dst, addr = (self.uri1, self.uri2, self.addr2) if there else (self.uri2, self.uri1, self.addr1)
+        return {"name": GUEST, "uri": src, "dest_uri": dst, "migrate_uri": "tcp://%s" % addr, "listen_address": addr,
+                "device_map": {self.a: self.b} if there else {self.b: self.a}, "wait_timeout": 300}
 
     def migrate(self, check_mode=False, fail_ok=False, **kwargs):
         """The module's result. (The tree callback keeps the module's own result, without Ansible's
