@@ -269,7 +269,7 @@ class Migration(object):
         report.add("source", OK, "%s is %s on %s" % (self.name, state, params["uri"]))
         if dst_error:
             report.add("destination", FAILED, dst_error)
-        elif _host_uuid(self.src) and _host_uuid(self.src) == _host_uuid(self.dst):
+        elif self._same_host():
             report.add("destination", FAILED, "%s is the same host as %s (host UUID %s)" % (
                 params["dest_uri"], params["uri"], _host_uuid(self.src)))
         else:
@@ -336,6 +336,12 @@ class Migration(object):
                 report.add("postcopy", FAILED, "post-copy with VFIO devices attached (%s) cannot recover from a "
                            "broken link: refused" % ", ".join(kept))
         return plan
+
+    def _same_host(self):
+        # Each getCapabilities() costs: without libvirt's capability cache it probes every QEMU
+        # binary (~50 s under TCG). Once per end.
+        source = _host_uuid(self.src)
+        return bool(source) and source == _host_uuid(self.dst)
 
     def _check_definition_on_destination(self, s_dom):
         d_dom = client.lookup_domain(self.dst, self.name)
@@ -423,8 +429,10 @@ class Migration(object):
                     if type_id != want:
                         return False, "mdev %s on the destination is of type %s, not %s" % (target, type_id, want)
                     return True, "active mdev %s of type %s, parent %s" % (target, type_id, xml.findtext("parent"))
-            return False, ("no active mediated device %s on the destination: prepare it there first "
-                           "(s390x.kvm.vfio_ccw / s390x.kvm.vfio_ap with that UUID)" % target)
+            return False, ("the destination's libvirtd lists no active mediated device %s: prepare it there first "
+                           "(s390x.kvm.vfio_ccw / s390x.kvm.vfio_ap with that UUID); if it exists in "
+                           "/sys/bus/mdev/devices, libvirtd missed its udev event: restart libvirtd or udev there "
+                           "(a device libvirt does not list is not taken as ready)" % target)
         if kind == "vfio-pci":
             name = "pci_" + target.replace(":", "_").replace(".", "_")
             try:

@@ -133,6 +133,14 @@ class VfioCcw(object):
             except HostAccessError as err:
                 if err.errno == errno.EAGAIN:  # on/offline still in progress (device.c online_store)
                     return False
+                if err.errno == errno.EINVAL:
+                    # ccw_device_set_online/offline: -EINVAL when the device already is in that
+                    # state (virtio_ccw and DASD auto-online set it online on their own, racing
+                    # us) or has no driver bound yet (it is being probed): done, or try again.
+                    if self.fs.read(path, default="") == want:
+                        return True
+                    if not self.fs.link_name("/sys/bus/ccw/devices/%s/driver" % s.bus_id):
+                        return False
                 raise VfioError("set %s %s: %s" % (s.bus_id, "online" if online else "offline", err))
         if not wait_for(attempt, self.settle_timeout, 0.2):
             raise VfioError("set %s %s: the device stayed in transition (EAGAIN) for %.0f s"

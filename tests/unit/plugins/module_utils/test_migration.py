@@ -296,7 +296,7 @@ def test_migrates_unplugging_and_replugging_the_mapped_devices(hosts):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda src, dst: dst.mdevs.clear(), "no active mediated device %s on the destination" % MDEV_B),
+    (lambda src, dst: dst.mdevs.clear(), "libvirtd lists no active mediated device %s" % MDEV_B),
     (lambda src, dst: dst.mdevs.update({MDEV_B: "vfio_ap-passthrough"}), "is of type vfio_ap-passthrough"),
     (lambda src, dst: dst.domains.update(other=FakeDomain(dst, GUEST.replace(MDEV_A, MDEV_B).replace(
         "web1", "other").replace("000000000001", "000000000002"), state=5)), "already assigned to guest other"),

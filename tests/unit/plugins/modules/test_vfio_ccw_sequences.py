@@ -231,3 +231,22 @@ def test_batch_of_256_is_cheaper_than_256_single_runs(tmp_path):
     finally:
         batch.close()
         single.close()
+
+
+def test_absent_when_auto_online_wins_the_race(sim, monkeypatch):
+    """The device comes back online by itself (virtio_ccw, or DASD auto-online through udev) between
+    our read and our write: the kernel answers EINVAL (ccw_device_set_online on an online device),
+    which is done, not a failure (seen on the real 6.12 kernel under load)."""
+    assert run(sim, devices=[BUS])[0] == 0
+    original = sim._ccw_online
+
+    def racing(data, sch, busid):
+        if data.strip() == "1":
+            sim._put("/sys/devices/css0/%s/%s/online" % (sch, busid), "1\n")     # auto-online got there first
+        return original(data, sch, busid)
+
+    monkeypatch.setattr(sim, "_ccw_online", racing)
+    rc, res = run(sim, devices=[BUS], state="absent")
+    assert rc == 0 and res["changed"] is True, res
+    assert sim.log[-1] == ("/sys/bus/ccw/devices/%s/online" % BUS, "1", errno.EINVAL)
+    assert sim.read("/sys/bus/ccw/devices/%s/online" % BUS) == "1"
