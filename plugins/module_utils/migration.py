@@ -460,10 +460,8 @@ class Migration(object):
 
     def _destination_user(self, target):
         """Name of a guest on the destination (other than this one) whose definition holds ``target``."""
-        me = None
         for dom in self.dst.listAllDomains(0):
             if dom.name() == self.name:
-                me = dom
                 continue
             texts = []
             try:
@@ -477,7 +475,6 @@ class Migration(object):
                 for device in domain_xml.parse(text).findall("./devices/*"):
                     if rules.host_source(device) == target:
                         return dom.name()
-        del me
         return None
 
     # ---------------------------------------------------------------------------- journal

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 from tests.testbed.prereq import prerequisite
@@ -73,7 +74,6 @@ def run_playbook(playbook, inventory, record, extra_vars=None, options=(), timeo
 
 def run_module(module_name, check=False, diff=True, run_timeout=300, **args):
     """Run a module of this collection as Ansible would (JSON arguments on stdin); its result dict."""
-    import sys
     payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}
     env = dict(os.environ)
     collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
