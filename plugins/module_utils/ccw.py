@@ -355,5 +355,18 @@ class CcwDiscovery(object):
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+def subchannels_beside(subchannels, devices):
+    """The subchannels that tell more than the device records do: a subchannel whose device is
+    in ``devices``, bound to io_subchannel with no driver_override and every installed path
+    available (PAM = PIM), is that device's ``subchannel`` and nothing else worth shipping again.
+    Listed stay those bound to vfio_ccw (their device is gone from the host while a guest holds
+    it) or to no or another driver, those with a driver_override (a rebind under way), non-I/O
+    subchannels, subchannels without a device, and those with a path not available."""
+    listed_devices = set(d["subchannel"] for d in devices if d["subchannel"])
+    return [s for s in subchannels
+            if not (s["bus_id"] in listed_devices and s["driver"] == "io_subchannel" and s["driver_override"] is None
+                    and s.get("pam") == s.get("pim"))]
+
+
 def _is_uuid(name):
     return bool(_UUID_RE.match(name))

@@ -57,6 +57,22 @@ options:
     elements: str
     choices: [subchannels, devices, qeth, zfcp, channel_paths, cio_ignore]
     default: [subchannels, devices, qeth, zfcp, channel_paths, cio_ignore]
+  subchannels:
+    description:
+      - Which subchannels RV(subchannels) lists when it is gathered.
+      - V(compact) leaves out each subchannel that only repeats a record of RV(devices), which names it
+        in RV(devices[].subchannel) - bound to C(io_subchannel), no C(driver_override), every installed
+        path available (PAM equal to PIM). Listed are the rest - subchannels bound to C(vfio_ccw) (a guest
+        holds their device, which is then not in RV(devices)), to no or another driver, with a
+        C(driver_override) (a rebind under way), with a path not available, non-I/O subchannels and
+        subchannels without a device. RV(summary.subchannels) counts them all.
+      - V(all) lists every subchannel, with the CHPIDs and path masks of each. On a host with tens of
+        thousands of devices this about doubles the result.
+      - Without V(devices) in O(gather) every subchannel is listed either way.
+    type: str
+    choices: [compact, all]
+    default: compact
+    version_added: 0.3.0
   host_usage:
     description:
       - Determine which devices the host uses (mounts, swap, LVM, device-mapper, IPL device, interfaces
@@ -91,6 +107,11 @@ EXAMPLES = r"""
     gather: [devices]
   register: dasds
 
+- name: Every subchannel with its CHPIDs and path masks
+  s390x.kvm.ccw_info:
+    gather: [subchannels]
+  register: paths
+
 - name: Free DASDs the host does not use
   ansible.builtin.debug:
     msg: "{{ dasds.devices | rejectattr('in_use_by_host') | map(attribute='bus_id') | list }}"
@@ -111,7 +132,8 @@ msg:
   returned: when s390x_host is false
   type: str
 subchannels:
-  description: Subchannels, sorted by ID.
+  description:
+    - Subchannels, sorted by ID. By default only those that tell more than RV(devices) does; see O(subchannels).
   returned: when subchannels is gathered
   type: list
   elements: dict
@@ -201,7 +223,7 @@ import gc
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, BusIdSet, require_text
-from ansible_collections.s390x.kvm.plugins.module_utils.ccw import CcwDiscovery, DEVICE_KINDS
+from ansible_collections.s390x.kvm.plugins.module_utils.ccw import CcwDiscovery, DEVICE_KINDS, subchannels_beside
 from ansible_collections.s390x.kvm.plugins.module_utils.common import not_s390x, open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
 
@@ -237,7 +259,9 @@ def run(module):
         "online": sum(1 for d in devices if d["online"]),
     }
     if "subchannels" in gather:
-        result["subchannels"] = subchannels
+        # A device's own subchannel is named in its record; shipping both doubles a large host's result.
+        compact = params["subchannels"] == "compact" and "devices" in gather
+        result["subchannels"] = subchannels_beside(subchannels, devices) if compact else subchannels
     if "devices" in gather:
         result["devices"] = devices
     if "qeth" in gather and (not params["kinds"] or "qeth" in params["kinds"]):
@@ -270,6 +294,7 @@ def main():
         bus_ids=dict(type="list", elements="raw", default=[]),
         kinds=dict(type="list", elements="str", choices=list(DEVICE_KINDS), default=[]),
         gather=dict(type="list", elements="str", choices=SECTIONS, default=list(SECTIONS)),
+        subchannels=dict(type="str", choices=["compact", "all"], default="compact"),
         host_usage=dict(type="bool", default=True),
         require_s390x=dict(type="bool", default=False),
     )

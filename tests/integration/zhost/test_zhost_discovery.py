@@ -23,7 +23,7 @@ def entries(tree, prefix):
 
 
 def test_ccw_info_matches_sysfs(zhost):
-    result = zhost.module("s390x.kvm.ccw_info")
+    result = zhost.module("s390x.kvm.ccw_info", subchannels="all")
     tree = zhost.sysfs_tree(CSS + "*", CSS + "*/type", CSS + "*/dev_busid", CSS + "*/driver",
                             CCW + "*", CCW + "*/cutype", CCW + "*/devtype", CCW + "*/online", CCW + "*/driver",
                             CCW + "*/availability")
@@ -53,6 +53,13 @@ def test_ccw_info_matches_sysfs(zhost):
         assert d["availability"] == tree[p + "/availability"], bus_id
         # and the subchannel's view agrees with the device's
         assert subchannels[d["subchannel"]]["dev_busid"] == bus_id
+
+    # --- the default (compact) list leaves out exactly the subchannels a device record stands for ---
+    compact = {s["bus_id"] for s in zhost.module("s390x.kvm.ccw_info", gather=["subchannels", "devices"])["subchannels"]}
+    for bus_id, s in subchannels.items():
+        plain = (s["dev_busid"] in devices and s["driver"] == "io_subchannel" and s["driver_override"] is None
+                 and s["pam"] == s["pim"])
+        assert (bus_id in compact) is not plain, bus_id
 
     # --- and it is what QEMU was configured with ---
     assert set(devices) == {c["bus_id"] for c in zhost.devices["ccw"]}

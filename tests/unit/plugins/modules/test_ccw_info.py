@@ -16,7 +16,7 @@ def by_id(items, key="bus_id"):
 
 
 def test_small_host_devices_and_subchannels(run_module, small):
-    rc, res = run_module("ccw_info", host_root=small)
+    rc, res = run_module("ccw_info", host_root=small, subchannels="all")
     assert rc == 0 and res["s390x_host"] is True and res["changed"] is False
     devices = by_id(res["devices"])
     # DASD 0.0.0100 is the first device created: subchannel 0.0.0000 (creation order, like the kernel)
@@ -41,6 +41,32 @@ def test_small_host_devices_and_subchannels(run_module, small):
     # every device sits on a subchannel that names it
     for dev in res["devices"]:
         assert subchannels[dev["subchannel"]]["dev_busid"] == dev["bus_id"]
+
+
+def test_default_subchannels_leave_out_what_device_records_say(run_module, small):
+    """A device's own subchannel (io_subchannel, no override, all paths available) is named by the
+    device record; the default result does not ship it twice. Every other subchannel is listed."""
+    rc, full = run_module("ccw_info", host_root=small, subchannels="all")
+    rc, res = run_module("ccw_info", host_root=small)
+    devices = by_id(res["devices"])
+    listed = by_id(res["subchannels"])
+    assert res["summary"]["subchannels"] == len(full["subchannels"]) > len(listed) > 0
+    for sch in full["subchannels"]:
+        plain = (sch["dev_busid"] in devices and sch["driver"] == "io_subchannel"
+                 and sch["driver_override"] is None and sch["pam"] == sch["pim"])
+        assert (sch["bus_id"] in listed) is not plain, sch["bus_id"]
+        if not plain:
+            assert listed[sch["bus_id"]] == sch     # listed ones keep every field
+    # the vfio_ccw-bound DASD is not a device of the host: its subchannel is listed
+    assert listed["0.0.0010"]["driver"] == "vfio_ccw" and "0.0.0106" not in devices
+    # without devices gathered, nothing stands for a subchannel: all are listed
+    rc, only = run_module("ccw_info", host_root=small, gather=["subchannels"])
+    assert only["subchannels"] == full["subchannels"]
+
+
+def test_subchannels_option_is_validated(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small, subchannels="some")
+    assert rc != 0 and "subchannels" in res["msg"] and "compact" in res["msg"]
 
 
 def test_vfio_ccw_subchannel_reports_its_mdev(run_module, small):
@@ -98,7 +124,7 @@ def test_channel_paths(run_module, small):
 def test_filters_by_range_devno_and_kind(run_module, small):
     rc, res = run_module("ccw_info", host_root=small, bus_ids=["0.0.0100-0.0.0103", "0x200"], gather=["devices"])
     assert [d["bus_id"] for d in res["devices"]] == ["0.0.0100", "0.0.0101", "0.0.0102", "0.0.0103", "0.0.0200"]
-    rc, res = run_module("ccw_info", host_root=small, kinds=["zfcp"], gather=["devices", "subchannels"])
+    rc, res = run_module("ccw_info", host_root=small, kinds=["zfcp"], gather=["devices", "subchannels"], subchannels="all")
     assert [d["bus_id"] for d in res["devices"]] == ["0.0.1900"]
     assert [s["dev_busid"] for s in res["subchannels"]] == ["0.0.1900"]
 
@@ -278,7 +304,7 @@ def test_missing_optional_attributes_do_not_break_discovery(run_module, tmp_path
                 os.remove(os.path.join(dirpath, name))
                 removed += 1
     assert removed > 100
-    rc, res = run_module("ccw_info", host_root=root)
+    rc, res = run_module("ccw_info", host_root=root, subchannels="all")
     assert rc == 0, res.get("msg")
     devices = by_id(res["devices"])
     assert devices["0.1.0100"]["availability"] is None and devices["0.1.0100"]["dasd"]["uid"] is None
@@ -314,7 +340,7 @@ def test_kvm_guest_view(run_module, host_tree):
     virtio-ccw devices without a device type; the disk and the interface the guest runs on
     are its own, the second disk and the zPCI NIC without address are free, the zPCI disk is mounted."""
     root = host_tree("kvm_guest")
-    rc, res = run_module("ccw_info", host_root=root)
+    rc, res = run_module("ccw_info", host_root=root, subchannels="all")
     assert rc == 0 and res["s390x_host"] is True
     devices = by_id(res["devices"])
     assert all(d["kind"] == "virtio" and d["devtype"] is None and d["driver"] == "virtio_ccw" for d in devices.values())
