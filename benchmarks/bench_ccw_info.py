@@ -9,6 +9,12 @@ full   = the module run as Ansible runs it on a host (a new Python process, argu
          (the least any module must pay to hand that result to Ansible). The difference is
          ansible-core's exit_json (no_log scrubbing of every value, its JSON encoder).
 
+playbook = ccw_info as a user runs it, one ansible-playbook task with register (default options;
+         then gather=[devices] and subchannels=all beside it), against the floor of the issue that
+         asked for a compact result: the bare read loop above plus moving one record per device
+         through ansible-playbook (benchmarks/library/bench_records.py: a module that reads nothing
+         and returns as many records of a device's shape).
+
 Each figure is the median of --repeat runs; runs alternate floor/module so drift hits both.
 """
 
@@ -138,6 +144,59 @@ def floor_process(root, result_path):
     return float(proc.stderr.decode().strip().splitlines()[-1])
 
 
+PLAY = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {module}: {args}
+      register: result
+"""
+
+
+class Playbooks(object):
+    """ansible-playbook runs against this controller (local connection, this interpreter)."""
+
+    def __init__(self):
+        self.work = tempfile.mkdtemp(prefix="s390x-kvm-bench-")
+        self.inventory = os.path.join(self.work, "inventory.ini")
+        with open(self.inventory, "w") as inv:
+            inv.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+        self.env = dict(os.environ, ANSIBLE_LIBRARY=os.path.join(os.path.dirname(os.path.abspath(__file__)), "library"),
+                        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_STDOUT_CALLBACK="default")
+
+    def run(self, module, args):
+        play = os.path.join(self.work, "play.yml")
+        with open(play, "w") as out:
+            out.write(PLAY.format(module=module, args=json.dumps(args)))    # JSON is YAML: literal arguments
+        start = time.perf_counter()
+        subprocess.run(["ansible-playbook", "-i", self.inventory, play], check=True, stdout=subprocess.DEVNULL,
+                       env=self.env)
+        return time.perf_counter() - start
+
+
+def playbook_figures(root, devices, floor_s, repeat):
+    """ccw_info through ansible-playbook (three option sets) against read floor + moving the records."""
+    books = Playbooks()
+    sample = next((d for d in devices if d.get("dasd")), devices[0])
+    variants = {
+        "default": {"host_root": root},
+        "devices_only": {"host_root": root, "gather": ["devices"]},
+        "all_subchannels": {"host_root": root, "subchannels": "all"},
+    }
+    books.run("ansible.builtin.ping", {})     # warm-up: plugin loader caches, page cache
+    moves, times = [], dict((name, []) for name in variants)
+    for dummy in range(repeat):
+        moves.append(books.run("bench_records", {"count": len(devices), "sample": sample}))
+        for name, args in variants.items():
+            times[name].append(books.run("s390x.kvm.ccw_info", args))
+    fig = {"playbook_move_records_s": statistics.median(moves)}
+    fig["playbook_floor_s"] = floor_s + fig["playbook_move_records_s"]
+    for name in variants:
+        fig["playbook_%s_s" % name] = statistics.median(times[name])
+        fig["playbook_%s_ratio" % name] = fig["playbook_%s_s" % name] / fig["playbook_floor_s"]
+    return fig
+
+
 def timed(fn, *args):
     start = time.perf_counter()
     fn(*args)
@@ -149,6 +208,7 @@ def main():
     parser.add_argument("root", help="host_root of the large fixture tree")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--no-playbook", action="store_true", help="skip the ansible-playbook comparison")
     opts = parser.parse_args()
 
     subchannels, devices = module_inprocess(opts.root)  # warm the page cache / dentries once
@@ -177,12 +237,20 @@ def main():
         "process_module_s": statistics.median(full_module),
         "result_bytes": result_size,
     }
+    if not opts.no_playbook:
+        fig.update(playbook_figures(opts.root, devices, fig["floor_s"], opts.repeat))
     fig["ratio_inprocess"] = fig["module_s"] / fig["floor_s"]
     fig["ratio_process"] = fig["process_module_s"] / fig["process_floor_s"]
     print("ccw_info on %(subchannels)d subchannels / %(devices)d devices" % fig)
     print("  in process : floor %(floor_s).2f s   module %(module_s).2f s   ratio %(ratio_inprocess).2fx (target <= 1.30)" % fig)
     print("  as process : floor+json.dumps(%(result_bytes)d B) %(process_floor_s).2f s   module %(process_module_s).2f s"
           "   ratio %(ratio_process).2fx (the rest is ansible-core's exit_json)" % fig)
+    if not opts.no_playbook:
+        print("  playbook   : floor = read %(floor_s).2f s + moving %(devices)d device records %(playbook_move_records_s).2f s"
+              " = %(playbook_floor_s).2f s" % fig)
+        print("               default %(playbook_default_s).2f s  ratio %(playbook_default_ratio).2fx (target <= 1.30)" % fig)
+        print("               gather=[devices] %(playbook_devices_only_s).2f s  ratio %(playbook_devices_only_ratio).2fx;"
+              "  subchannels=all %(playbook_all_subchannels_s).2f s  ratio %(playbook_all_subchannels_ratio).2fx" % fig)
     if opts.json:
         with open(opts.json, "w") as out:
             json.dump(fig, out, indent=2)

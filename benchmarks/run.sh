@@ -31,3 +31,5 @@ log "vfio_ccw: one task for 256 DASDs vs. 256 single-device tasks (FUSE-served s
 python benchmarks/bench_vfio_batch.py --devices "${BENCH_VFIO_DEVICES:-256}" --json "$out/vfio_batch.json"
 log "migrate vs. bare virsh migrate --live --p2p (two real libvirt hosts, s390x TCG guest), and with a zPCI device"
 python benchmarks/bench_migrate.py --rounds "${BENCH_MIGRATE_ROUNDS:-5}" --json "$out/migrate.json"
+log "fleet simulation: the collection's playbooks over ${BENCH_FLEET_SIZES:-10,50,200} hosts vs. ansible.builtin.ping"
+bash benchmarks/fleet/run.sh --sizes "${BENCH_FLEET_SIZES:-10,50,200}"
