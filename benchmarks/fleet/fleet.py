@@ -28,6 +28,7 @@ One command (as root; builds what it needs): bash benchmarks/fleet/run.sh [--siz
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -116,7 +117,6 @@ class Fleet(object):
         self.state = os.path.join(work, "state")
 
     def build(self):
-        """Trees that exist already are kept (the release stage leaves each as it was built)."""
         for path in (self.trees, self.descs, self.nodes, self.mount, self.state):
             os.makedirs(path, exist_ok=True)
         base = _load(os.path.join(ROOT, "tests", "fixtures", "hosts", "small_kvm_host.yml"))
@@ -127,9 +127,13 @@ class Fleet(object):
             desc = host_description(index, base)
             with open(os.path.join(self.descs, name + ".json"), "w") as out:
                 json.dump(desc, out)
-            if not os.path.exists(os.path.join(tree, ".built")):
+            # A tree is kept while it was built from this description (the release stage leaves it as built).
+            stamp = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
+            marker = os.path.join(tree, ".built")
+            if not os.path.exists(marker) or open(marker).read() != stamp:
                 build_host(desc, tree, force=True)
-                open(os.path.join(tree, ".built"), "w").close()
+                with open(marker, "w") as out:
+                    out.write(stamp)
             with open(os.path.join(self.nodes, name + ".xml"), "w") as out:
                 out.write(libvirt_node(index))
             os.makedirs(os.path.join(self.state, name), exist_ok=True)
@@ -243,22 +247,35 @@ def discover_large(fleet, runner, tree):
     return {"seconds": elapsed, "result_bytes": host["result_bytes"], "results": host["results"]}
 
 
+def _growth(row):
+    return max((v / row[0] - 1 for v in row), key=abs)
+
+
 def report(figures, sizes):
-    print("\nseconds per host, after an empty play's time (flat = within +-20%% of N=%d)" % sizes[0])
-    print("  %-14s" % "stage" + "".join("%12s" % ("N=%d" % n) for n in sizes) + "   spread")
+    """Seconds per host by stage and size (and the same for the stage's ping baseline: the growth of
+    ansible-core's own cost per host with N), the collection against ping, the slowest tasks."""
+    print("\nseconds per host, after an empty play's time (flat = within +-20%% of N=%d);"
+          " in brackets the same for the stage's ping baseline" % sizes[0])
+    print("  %-14s" % "stage" + "".join("%20s" % ("N=%d" % n) for n in sizes) + "   growth (ping's)")
     flat = True
     for stage in [s for s in figures[sizes[0]] if isinstance(figures[sizes[0]][s], dict)]:
         row = [figures[n][stage]["seconds_per_host"] for n in sizes]
-        spread = max(abs(v / row[0] - 1) for v in row)
-        flat = flat and (stage == "discover" or spread <= 0.2)
-        print("  %-14s" % stage + "".join("%12.3f" % v for v in row) + "   %+.0f%%" % (100 * max(
-            (v / row[0] - 1 for v in row), key=abs)))
+        pings = [((figures[n][stage]["ping_seconds"] - figures[n]["start_seconds"]) / n)
+                 if figures[n][stage]["ping_seconds"] else None for n in sizes]
+        for n, value in zip(sizes, pings):
+            figures[n][stage]["ping_seconds_per_host"] = value
+        flat = flat and (stage == "discover" or abs(_growth(row)) <= 0.2)
+        cells = "".join("%20s" % ("%.3f" % v + (" (%.3f)" % p if p else "")) for v, p in zip(row, pings))
+        print("  %-14s%s   %+.0f%%%s" % (stage, cells, 100 * _growth(row),
+                                        " (%+.0f%%)" % (100 * _growth(pings)) if all(pings) else ""))
     print("\ncollection tasks against ansible.builtin.ping with the same results per host (target <= 1.20x)")
     ok = True
     for n in sizes:
         stages = [s for s in figures[n] if s != "discover" and isinstance(figures[n][s], dict)]
         seconds = sum(figures[n][s]["seconds"] for s in stages)
         ping = sum(figures[n][s]["ping_seconds"] for s in stages)
+        if not ping:
+            continue
         figures[n]["collection_ratio"] = seconds / ping
         ok = ok and seconds / ping <= 1.2
         print("  N=%-4d %8.2f s vs ping %8.2f s: %.2fx" % (n, seconds, ping, seconds / ping))
@@ -267,6 +284,15 @@ def report(figures, sizes):
         if isinstance(data, dict) and "slowest_tasks" in data:
             print("  %-14s %s" % (stage, "; ".join("%s %.2f s" % (t["name"], t["seconds"]) for t in data["slowest_tasks"])))
     return flat, ok
+
+
+def give_back(fleet, runner, sizes):
+    """Release the DASDs on every host, so the next run starts from the trees as they were built."""
+    try:
+        runner.run(fleet.inventory(max(sizes)), *stage_args("vfio_release", fleet.work))
+    except (OSError, SystemExit) as err:
+        print("could not give the DASDs back (the next run rebuilds the trees if you remove %s): %s"
+              % (fleet.trees, str(err)[-500:]), file=sys.stderr)
 
 
 def main():
@@ -279,7 +305,13 @@ def main():
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--large", help="host_root of the 65,536-subchannel tree: discover it once, reported apart")
+    parser.add_argument("--report", help="print the report of a run's --json file again and stop")
     opts = parser.parse_args()
+    if opts.report:
+        with open(opts.report) as handle:
+            saved = json.load(handle)
+        report(dict((int(n), data) for n, data in saved["figures"].items() if n.isdigit()), saved["sizes"])
+        return 0
     sizes = [int(n) for n in opts.sizes.split(",")]
     stages = opts.stages.split(",")
     fleet = Fleet(opts.work, max(sizes))
@@ -291,6 +323,12 @@ def main():
     try:
         for count in sizes:
             figures[count] = measure(fleet, runner, count, stages)
+    except BaseException:
+        give_back(fleet, runner, sizes)
+        raise
+    else:
+        if "vfio_prepare" in stages and "vfio_release" not in stages:
+            give_back(fleet, runner, sizes)
     finally:
         fleet.stop()
     if opts.large:

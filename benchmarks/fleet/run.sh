@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fleet simulation in one command (as root): bash benchmarks/fleet/run.sh [--sizes 10,50,200] [--forks 8]
+# The fleet simulation in one command (as root): bash benchmarks/fleet/run.sh [--sizes 10,50,200] [--forks 10]
 # Trees live on a private tmpfs, served through FUSE by one simulated kernel per host.
 source "$(dirname "$0")/../../scripts/lib.sh"
 base_setup

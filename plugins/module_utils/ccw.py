@@ -355,17 +355,28 @@ class CcwDiscovery(object):
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+def paths_all_usable(sch):
+    """Every installed path of an I/O subchannel available (PAM = PIM) and operational (its POM
+    bits set): pimpampom is the PMCW's pim, pam and pom (drivers/s390/cio/device.c)."""
+    try:
+        pim, pom = int(sch["pim"], 16), int(sch["pom"], 16)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return sch["pam"] == sch["pim"] and pom & pim == pim
+
+
 def subchannels_beside(subchannels, devices):
     """The subchannels that tell more than the device records do: a subchannel whose device is
     in ``devices``, bound to io_subchannel with no driver_override and every installed path
-    available (PAM = PIM), is that device's ``subchannel`` and nothing else worth shipping again.
-    Listed stay those bound to vfio_ccw (their device is gone from the host while a guest holds
-    it) or to no or another driver, those with a driver_override (a rebind under way), non-I/O
-    subchannels, subchannels without a device, and those with a path not available."""
+    usable, is that device's ``subchannel`` and nothing else worth shipping again. Listed stay
+    those bound to vfio_ccw (their device is gone from the host while a guest holds it) or to
+    no or another driver, those with a driver_override (a rebind under way), non-I/O
+    subchannels, subchannels without a device, and those with a path not available or not
+    operational."""
     listed_devices = set(d["subchannel"] for d in devices if d["subchannel"])
     return [s for s in subchannels
             if not (s["bus_id"] in listed_devices and s["driver"] == "io_subchannel" and s["driver_override"] is None
-                    and s.get("pam") == s.get("pim"))]
+                    and paths_all_usable(s))]
 
 
 def _is_uuid(name):

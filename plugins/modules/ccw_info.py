@@ -62,10 +62,11 @@ options:
       - Which subchannels RV(subchannels) lists when it is gathered.
       - V(compact) leaves out each subchannel that only repeats a record of RV(devices), which names it
         in RV(devices[].subchannel) - bound to C(io_subchannel), no C(driver_override), every installed
-        path available (PAM equal to PIM). Listed are the rest - subchannels bound to C(vfio_ccw) (a guest
-        holds their device, which is then not in RV(devices)), to no or another driver, with a
-        C(driver_override) (a rebind under way), with a path not available, non-I/O subchannels and
-        subchannels without a device. RV(summary.subchannels) counts them all.
+        path available and operational (PAM equal to PIM, the PIM's bits set in the POM). Listed are the
+        rest - subchannels bound to C(vfio_ccw) (a guest holds their device, which is then not in
+        RV(devices)), to no or another driver, with a C(driver_override) (a rebind under way), with a path
+        not available or not operational, non-I/O subchannels and subchannels without a device.
+        C(summary.subchannels) counts them all.
       - V(all) lists every subchannel, with the CHPIDs and path masks of each. On a host with tens of
         thousands of devices this about doubles the result.
       - Without V(devices) in O(gather) every subchannel is listed either way.

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Counts for the fleet benchmark, written as JSON to $S390X_KVM_FLEET_STATS at the end of a run:
 per host the results it produced (loop items one by one, skipped ones left out: they run no
-module) and their JSON size; per task its wall time (from its start to the next task's); the
-evacuation plans the run made."""
+module; includes, set_fact and assert count, as tasks a user sees) and their JSON size; per task
+its wall time (from its first start to its last result); the evacuation plans the run made."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -33,24 +33,31 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super(CallbackModule, self).__init__()
         self.hosts = {}
-        self.tasks = []
-        self.current = None
+        self.tasks = {}     # task uuid -> name, first start, last result
         self.plans = {}
 
-    def _close_task(self):
-        if self.current is not None:
-            self.current["seconds"] = time.perf_counter() - self.current.pop("start")
-            self.tasks.append(self.current)
-            self.current = None
-
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._close_task()
-        self.current = {"name": task.get_name(), "start": time.perf_counter()}
+        # The free strategy announces a task once per host: its time runs from the first start
+        # to the last result of any host.
+        now = time.perf_counter()
+        self.tasks.setdefault(task._uuid, {"name": task.get_name(), "start": now, "end": now})
 
     def v2_playbook_on_handler_task_start(self, task):
         self.v2_playbook_on_task_start(task, False)
 
+    def _ended(self, result):
+        entry = self.tasks.get(result._task._uuid)
+        if entry is not None:
+            entry["end"] = time.perf_counter()
+
+    def v2_runner_on_skipped(self, result):
+        self._ended(result)
+
+    def v2_runner_on_unreachable(self, result):
+        self._ended(result)
+
     def _count(self, result):
+        self._ended(result)
         host = self.hosts.setdefault(result._host.get_name(), {"results": 0, "result_bytes": 0})
         host["results"] += 1
         try:
@@ -76,6 +83,7 @@ class CallbackModule(CallbackBase):
         self._count(result)
 
     def v2_playbook_on_stats(self, stats):
-        self._close_task()
+        tasks = [{"name": t["name"], "seconds": t["end"] - t["start"]}
+                 for t in sorted(self.tasks.values(), key=lambda t: t["start"])]
         with open(os.environ["S390X_KVM_FLEET_STATS"], "w") as out:
-            json.dump({"hosts": self.hosts, "tasks": self.tasks, "evacuate_plans": self.plans}, out)
+            json.dump({"hosts": self.hosts, "tasks": tasks, "evacuate_plans": self.plans}, out)

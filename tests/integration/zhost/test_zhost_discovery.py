@@ -58,7 +58,7 @@ def test_ccw_info_matches_sysfs(zhost):
     compact = {s["bus_id"] for s in zhost.module("s390x.kvm.ccw_info", gather=["subchannels", "devices"])["subchannels"]}
     for bus_id, s in subchannels.items():
         plain = (s["dev_busid"] in devices and s["driver"] == "io_subchannel" and s["driver_override"] is None
-                 and s["pam"] == s["pim"])
+                 and s["pam"] == s["pim"] and int(s["pom"], 16) & int(s["pim"], 16) == int(s["pim"], 16))
         assert (bus_id in compact) is not plain, bus_id
 
     # --- and it is what QEMU was configured with ---
