@@ -57,8 +57,9 @@ def test_ccw_info_matches_sysfs(zhost):
     # --- the default (compact) list leaves out exactly the subchannels a device record stands for ---
     compact = {s["bus_id"] for s in zhost.module("s390x.kvm.ccw_info", gather=["subchannels", "devices"])["subchannels"]}
     for bus_id, s in subchannels.items():
-        plain = (s["dev_busid"] in devices and s["driver"] == "io_subchannel" and s["driver_override"] is None
-                 and s["pam"] == s["pim"] and int(s["pom"], 16) & int(s["pim"], 16) == int(s["pim"], 16))
+        plain = (s["type"] == 0 and s["dev_busid"] in devices and s["driver"] == "io_subchannel"
+                 and s["driver_override"] is None and s["pam"] == s["pim"]
+                 and int(s["pom"], 16) & int(s["pim"], 16) == int(s["pim"], 16))
         assert (bus_id in compact) is not plain, bus_id
 
     # --- and it is what QEMU was configured with ---

@@ -52,8 +52,9 @@ def test_default_subchannels_leave_out_what_device_records_say(run_module, small
     listed = by_id(res["subchannels"])
     assert res["summary"]["subchannels"] == len(full["subchannels"]) > len(listed) > 0
     for sch in full["subchannels"]:
-        plain = (sch["dev_busid"] in devices and sch["driver"] == "io_subchannel" and sch["driver_override"] is None
-                 and sch["pam"] == sch["pim"] and int(sch["pom"], 16) & int(sch["pim"], 16) == int(sch["pim"], 16))
+        plain = (sch["type"] == 0 and sch["dev_busid"] in devices and sch["driver"] == "io_subchannel"
+                 and sch["driver_override"] is None and sch["pam"] == sch["pim"]
+                 and int(sch["pom"], 16) & int(sch["pim"], 16) == int(sch["pim"], 16))
         assert (sch["bus_id"] in listed) is not plain, sch["bus_id"]
         if not plain:
             assert listed[sch["bus_id"]] == sch     # listed ones keep every field
@@ -233,6 +234,9 @@ def test_subchannels_without_ccw_device(run_module, lpar):
     assert "chpids" not in subchannels["0.0.ff00"] and "dev_busid" not in subchannels["0.0.ff01"]
     gone = subchannels["0.0.ff03"]
     assert gone["type_name"] == "io" and gone["dev_busid"] is None and gone["chpids"] == ["40"]
+    # no device record stands for any of them: the default (compact) list beside the devices keeps them all
+    rc, res = run_module("ccw_info", host_root=lpar, gather=["subchannels", "devices"], host_usage=False)
+    assert set(["0.0.ff00", "0.0.ff01", "0.0.ff02", "0.0.ff03"]) <= set(by_id(res["subchannels"]))
     # a filter on the subchannel's own ID finds it; a kinds filter drops subchannels without a device
     rc, res = run_module("ccw_info", host_root=lpar, gather=["subchannels"], bus_ids=["0.0.ff00-0.0.ff03"])
     assert [s["bus_id"] for s in res["subchannels"]] == ["0.0.ff00", "0.0.ff01", "0.0.ff02", "0.0.ff03"]
