@@ -157,11 +157,15 @@ class Fleet(object):
             root = os.path.join(self.mount, name)
             hosts[name] = {"host_root": root, "libvirt_uri": uri, "guest_uri": uri, "guest_host_root": root,
                            "kvm_state_dir": os.path.join(self.state, name), "kvm_guests": kvm_guests(index)}
-        path = os.path.join(self.work, "inventory-%d.json" % count)
-        with open(path, "w") as out:
-            json.dump({"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-                               "children": {"kvm_hosts": {"hosts": hosts}}}}, out)
-        return path
+        return write_inventory(os.path.join(self.work, "inventory-%d.json" % count), hosts)
+
+
+def write_inventory(path, hosts):
+    """Group kvm_hosts of local-connection hosts running this interpreter."""
+    with open(path, "w") as out:
+        json.dump({"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                           "children": {"kvm_hosts": {"hosts": hosts}}}}, out)
+    return path
 
 
 class Runner(object):
@@ -237,10 +241,7 @@ def measure(fleet, runner, count, stages):
 
 def discover_large(fleet, runner, tree):
     """The discover playbook on one host with 65,536 subchannels (read-only tree, no kernel server)."""
-    inventory = os.path.join(fleet.work, "inventory-large.json")
-    with open(inventory, "w") as out:
-        json.dump({"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-                           "children": {"kvm_hosts": {"hosts": {"bigz": {"host_root": tree}}}}}}, out)
+    inventory = write_inventory(os.path.join(fleet.work, "inventory-large.json"), {"bigz": {"host_root": tree}})
     elapsed, stats = runner.run(inventory, *stage_args("discover", fleet.work))
     host = stats["hosts"]["bigz"]
     print("  65,536-subchannel host: discover %.1f s, result %.1f MB" % (elapsed, host["result_bytes"] / 1e6), flush=True)
