@@ -463,17 +463,54 @@ _REMOVABLE_ATTRS = {
 # Attributes whose value the stored XML hides (or that are compared loosely).
 _HIDDEN_ATTRS = {"graphics": {"passwd"}}
 
-_MACHINE_VERSION = re.compile(r"^(?P<base>.+?)-\d+(\.\d+)*$")
+class HostDefaults(object):
+    """What the connection fills in by itself that the XML alone cannot tell: the machines it offers
+    (with the version each alias stands for) and the user-NIC backends its QEMU has. This base knows
+    neither, so the comparison falls back on machine names; the domain module passes one that asks
+    libvirt (``_libvirt.domain_ops.ConnectionDefaults``), only when a comparison needs it."""
+
+    def machines(self, arch):
+        """``{machine: canonical machine or None}`` this host offers for ``arch``, or None if unknown."""
+        return None
+
+    def user_net_backends(self, arch, machine, virt_type):
+        """Backend types a ``<interface type='user'>`` can have here (``default`` is QEMU's SLIRP), or None."""
+        return None
 
 
-def _equivalent_attr(tag, name, d_value, a_value):
-    if d_value == a_value:
+def machine_matches(desired, stored, machines=None):
+    """Whether the stored machine is what the desired one asks for.
+
+    QEMU names the versions of a machine family ``<alias>-<version>`` and gives the newest the
+    alias (hw/s390x/s390-virtio-ccw.c, DEFINE_CCW_MACHINE: ``s390-ccw-virtio-`` plus the version);
+    distributions add their own versions (``-rhel9.6.0``, Ubuntu's ``-noble``). libvirt stores the
+    version the alias stood for at define time and never moves a guest to a newer one by itself,
+    so a desired alias matches any stored version of its family: a change would be a new guest ABI,
+    which the user asks for by naming the version. ``machines`` is the host's ``{name: canonical}``
+    (libvirt's capabilities): a desired name the host offers as a machine of its own (not an alias)
+    is a pinned machine and matches only itself; the canonical machine of an alias always matches,
+    whatever it is called (x86's ``q35`` stands for ``pc-q35-*``).
+    """
+    if desired == stored:
         return True
-    if tag == "type" and name == "machine" and a_value:
-        # An alias (s390-ccw-virtio) matches the versioned machine libvirt stores for it.
-        match = _MACHINE_VERSION.match(a_value)
-        return bool(match) and match.group("base") == d_value and not _MACHINE_VERSION.match(d_value)
-    return False
+    if not stored:
+        return False
+    if machines is not None and desired in machines:
+        if machines[desired] is None:
+            return False                        # an explicit machine: the guest stays pinned to it
+        if stored == machines[desired]:
+            return True
+    return stored.startswith(desired + "-")
+
+
+def _user_nic_backend_implied(interface, backend, defaults, context):
+    """libvirt gives a user NIC ``<backend type='passt'/>`` when its QEMU has no SLIRP (RHEL's QEMU
+    is built without it); domain capabilities then list no ``default`` user-NIC backend (libvirt
+    docs/formatdomaincaps.rst, "backendType")."""
+    if interface.get("type") != "user" or backend.attrib != {"type": "passt"} or len(backend):
+        return False
+    backends = defaults.user_net_backends(*context)
+    return backends is not None and "passt" in backends and "default" not in backends
 
 
 def _auto_added(a_el, desired_devices, actual_devices):
@@ -512,7 +549,7 @@ def _auto_added(a_el, desired_devices, actual_devices):
     return False
 
 
-def _implied_child(parent, a_child, d_parent):
+def _implied_child(parent, a_child, d_parent, defaults, context):
     """Children libvirt adds because of something else the desired XML states."""
     if parent == "domain" and a_child.tag == "numatune":
         # formatdomain.html#numa-node-tuning: with <vcpu placement='auto'> and no <numatune>,
@@ -521,14 +558,27 @@ def _implied_child(parent, a_child, d_parent):
         memory = a_child.find("memory")
         return vcpu is not None and vcpu.get("placement") == "auto" and len(a_child) == 1 and \
             memory is not None and memory.attrib == {"mode": "strict", "placement": "auto"}
+    if parent == "interface" and a_child.tag == "backend":
+        return _user_nic_backend_implied(d_parent, a_child, defaults, context)
     return False
 
 
 class Projection(object):
-    """Projects stored XML onto desired XML; collects field-level changes."""
+    """Projects stored XML onto desired XML; collects field-level changes. ``defaults`` (a
+    HostDefaults) and ``context`` (the stored domain's arch, machine and type) answer what libvirt
+    may have filled in by itself."""
 
-    def __init__(self):
+    def __init__(self, defaults=None, context=(None, None, None)):
         self.changes = []
+        self.defaults = defaults or HostDefaults()
+        self.context = context
+
+    def _equivalent_attr(self, d_el, name, d_value, a_value):
+        if d_value == a_value:
+            return True
+        if d_el.tag == "type" and name == "machine":
+            return machine_matches(d_value, a_value, self.defaults.machines(d_el.get("arch")))
+        return False
 
     def _note(self, path, before, after):
         self.changes.append({"path": path, "before": before, "after": after})
@@ -542,7 +592,7 @@ class Projection(object):
                 out.set(name, d_value)
             elif a_value is None:
                 self._note("%s/@%s" % (path, name), None, d_value)
-            elif _equivalent_attr(d_el.tag, name, d_value, a_value):
+            elif self._equivalent_attr(d_el, name, d_value, a_value):
                 out.set(name, d_value)
             else:
                 out.set(name, a_value)
@@ -583,7 +633,7 @@ class Projection(object):
             extra = candidates[seen.get(tag, 0):]
             if tag in removable:
                 for a_child in extra:
-                    if _implied_child(d_el.tag, a_child, d_el):
+                    if _implied_child(d_el.tag, a_child, d_el, self.defaults, self.context):
                         continue
                     out.append(clean_live(a_child))
                     self._note("%s/%s" % (path, _short(tag)), "present", None)
@@ -640,18 +690,55 @@ class Comparison(object):
         }
 
 
-def compare(desired_xml, stored_xml):
-    """Compare desired domain XML with libvirt's stored XML (or None when undefined)."""
+def _context(root):
+    """The arch, machine and domain type of a domain (what domain capabilities are asked for)."""
+    os_type = root.find("./os/type")
+    if os_type is None:
+        return (None, None, root.get("type"))
+    return (os_type.get("arch"), os_type.get("machine"), root.get("type"))
+
+
+def compare(desired_xml, stored_xml, defaults=None):
+    """Compare desired domain XML with libvirt's stored XML (or None when undefined). ``defaults``
+    (a HostDefaults) tells what this host's libvirt fills in by itself."""
     desired = normalize(desired_xml)
     after = to_text(desired)
     if stored_xml is None:
         return Comparison(desired, None, "", after, [{"path": "domain", "before": None, "after": "defined"}])
     stored = normalize(stored_xml, canonical_console=False)
-    projection = Projection()
+    projection = Projection(defaults, _context(stored))
     projected = projection.project(desired, stored, "domain", "domain")
     before = to_text(projected)
     changes = projection.changes if before != after else []
     return Comparison(desired, stored, before, after, changes)
+
+
+def _drop_run_time_values(root, defined):
+    """Take out of a live XML (and its definition) what only the running domain can have."""
+    memory = root.find("currentMemory")
+    if memory is not None:
+        root.remove(memory)                     # the balloon moves it while the guest runs
+    cpu = defined.find("cpu")
+    if cpu is not None and cpu.get("mode") == "host-model" and root.find("cpu") is not None:
+        root.remove(root.find("cpu"))           # started, host-model is expanded into a custom model
+    for graphics in root.iter("graphics"):
+        if graphics.get("autoport") == "yes":
+            for name in ("port", "tlsPort", "websocket"):
+                graphics.attrib.pop(name, None)
+
+
+def compare_running(defined_xml, live_xml):
+    """Where a running domain differs from its persistent definition (the changes its next start
+    brings), as a list of changes; empty when it runs what is defined. The live XML is projected
+    onto the definition as stored XML is onto desired XML, less what only a running domain has:
+    the expansion of a host-model CPU, the balloon's current memory, ports given at start."""
+    defined = normalize(defined_xml, canonical_console=False)
+    live = normalize(live_xml, canonical_console=False)
+    _drop_run_time_values(defined, defined)
+    _drop_run_time_values(live, defined)
+    projection = Projection(None, _context(live))
+    projected = projection.project(defined, live, "domain", "domain")
+    return projection.changes if to_text(projected) != to_text(defined) else []
 
 
 def carry_over(desired_xml, stored_xml):
@@ -677,6 +764,8 @@ def carry_over(desired_xml, stored_xml):
     for d_dev, a_dev in matched:
         if d_dev.tag == "interface" and d_dev.find("mac") is None and a_dev.find("mac") is not None:
             d_dev.insert(0, copy.deepcopy(a_dev.find("mac")))
+        if d_dev.tag == "interface":
+            _carry_port_ids(d_dev, a_dev)
         a_devno = _ccw_devno(a_dev)
         if d_dev.find("address") is None and a_devno and a_devno not in used:
             d_dev.append(copy.deepcopy(a_dev.find("address")))
@@ -696,6 +785,27 @@ def carry_over(desired_xml, stored_xml):
             d_devices.append(clean_live(a_dev))
             used.add(a_devno)
     return desired
+
+
+# The port IDs libvirt generates for a <virtualport> that has none (a random UUID: Open vSwitch and
+# MidoNet's interfaceid, 802.1Qbg's instanceid; formatdomain.html, "Generic Ethernet connection"
+# ... "virtualport"). A re-define without them would get new ones, and the switch a new port.
+_GENERATED_PORT_IDS = ("interfaceid", "instanceid")
+
+
+def _carry_port_ids(d_dev, a_dev):
+    d_port, a_port = d_dev.find("virtualport"), a_dev.find("virtualport")
+    if d_port is None or a_port is None or a_port.find("parameters") is None:
+        return
+    if d_port.get("type") not in (None, a_port.get("type")):
+        return                                  # another kind of port: its IDs mean something else
+    a_params = a_port.find("parameters")
+    d_params = d_port.find("parameters")
+    for name in _GENERATED_PORT_IDS:
+        if a_params.get(name) and (d_params is None or d_params.get(name) is None):
+            if d_params is None:
+                d_params = ET.SubElement(d_port, "parameters")
+            d_params.set(name, a_params.get(name))
 
 
 def _carry_metadata(desired, stored):

@@ -102,8 +102,17 @@ attributes:
     description: A second run with the same arguments reports no change.
 notes:
   - The comparison is against the persistent (inactive) definition. When a running domain's definition
-    changes, the new definition takes effect at the next start; RV(restart_needed) says so. Use
-    M(s390x.kvm.domain_device) for live device changes.
+    changes, the new definition takes effect at the next start; RV(restart_needed) says so, on this run and
+    every later one until the domain is started anew (it compares the running domain with its definition,
+    less what only a running domain has). Use M(s390x.kvm.domain_device) for live device changes.
+  - A machine alias (V(s390-ccw-virtio)) matches the versioned machine libvirt stored for it, whatever the
+    distribution calls it (V(s390-ccw-virtio-rhel9.6.0), V(s390-ccw-virtio-noble), V(s390-ccw-virtio-10.0)):
+    the host's capabilities say what the alias stands for. libvirt never moves a guest to a newer version by
+    itself, and neither does this module; name the version to move it. A guest pinned to a versioned machine
+    stays on it.
+  - What libvirt fills in by itself is kept and is no change, for example the C(<backend type='passt'/>) it gives
+    a C(type='user') interface when QEMU has no SLIRP, and the Open vSwitch C(interfaceid) (and 802.1Qbg
+    C(instanceid)) it generates, which a re-define keeps.
   - Graphics passwords are not compared (libvirt hides them without C(VIR_DOMAIN_XML_SECURE)).
   - C(<metadata>) of namespaces the desired XML does not write (set by other applications with
     C(virDomainSetMetadata)) is neither compared nor removed by a re-define.
@@ -186,7 +195,8 @@ actions:
   elements: str
   sample: [define, start]
 restart_needed:
-  description: Whether the domain runs with an older definition than the one now stored.
+  description: Whether the domain runs with an older definition than the one now stored (changed by this run or
+    an earlier one); false once it was started with the stored definition, and for a domain that does not run.
   returned: always
   type: bool
 shutdown:

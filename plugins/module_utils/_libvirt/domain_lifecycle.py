@@ -14,6 +14,7 @@ import time
 
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client as lc
+from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import domain_ops
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import waiter
 
 ACTIVE = lc.ACTIVE
@@ -31,6 +32,8 @@ class DomainManager(object):
         self.seconds = {}
         self.result = {"changes": [], "defined": False, "restart_needed": False}
         self.diffs = []
+        self.defaults = None
+        self.defined_while_active = False
 
     # -- helpers ------------------------------------------------------------------------
     def _timed(self, action, func, *args):
@@ -67,6 +70,7 @@ class DomainManager(object):
         # lifecycle events end the shutdown wait
         self.conn = lc.connect(params["uri"], events=params["state"] == "shut_off" and not self.check)
         self.dom = lc.lookup_domain(self.conn, self.name)
+        self.defaults = domain_ops.ConnectionDefaults(self.conn)
         previous = self._state()
         self.result["previous_state"] = previous
         wanted = params["state"]
@@ -84,6 +88,7 @@ class DomainManager(object):
             self.run_state(wanted, previous)
 
         final = self._final_state(previous)
+        self.result["restart_needed"] = final in ACTIVE and (self.defined_while_active or self._runs_older_definition())
         if previous != final:
             self.diffs.append({"before": "state: %s\n" % previous, "after": "state: %s\n" % final,
                                "before_header": "%s run state" % self.name, "after_header": "%s run state" % self.name})
@@ -116,7 +121,7 @@ class DomainManager(object):
             except lc.libvirt.libvirtError as exc:
                 raise lc.failure("cannot read the definition of %s" % self.name, exc)
         try:
-            comparison = domain_xml.compare(self.params["xml"], stored)
+            comparison = domain_xml.compare(self.params["xml"], stored, self.defaults)
         except domain_xml.DomainXMLError as exc:
             self.module.fail_json(msg="xml: %s" % exc)
         self.result["changes"] = comparison.changes
@@ -126,21 +131,30 @@ class DomainManager(object):
         self.result["defined"] = True
         new_xml = domain_xml.to_text(domain_xml.carry_over(self.params["xml"], stored))
         flags = lc.libvirt.VIR_DOMAIN_DEFINE_VALIDATE if (lc.HAS_LIBVIRT and self.params["validate"]) else 0
+        self.defined_while_active = self.dom is not None and self._state() in ACTIVE
         dom = self._timed("define", self.conn.defineXMLFlags, new_xml, flags)
         if self.check:
-            if self.dom is not None and self._state() in ACTIVE:
-                self.result["restart_needed"] = True
             return
         self.dom = dom
         # What libvirt stored must now compare equal: otherwise a rewrite escaped normalisation
         # and every run would re-define. Say so instead of hiding it.
-        again = domain_xml.compare(self.params["xml"], dom.XMLDesc(lc.libvirt.VIR_DOMAIN_XML_INACTIVE))
+        again = domain_xml.compare(self.params["xml"], dom.XMLDesc(lc.libvirt.VIR_DOMAIN_XML_INACTIVE), self.defaults)
         if again.changed:
             self.module.warn("libvirt stored %s differently from the desired XML after defining it, so the next run "
                              "will report a change again: %s" % (self.name, "; ".join(
                                  "%s: %s -> %s" % (c["path"], c["before"], c["after"]) for c in again.changes)))
-        if self._state() in ACTIVE:
-            self.result["restart_needed"] = True
+
+    def _runs_older_definition(self):
+        """Whether the running domain differs from its persistent definition: defined anew while it
+        ran, in this run or an earlier one, the definition takes effect at its next start."""
+        if self.dom is None or (self.check and self._state() not in ACTIVE) or not self.dom.isPersistent():
+            return False
+        try:
+            defined = self.dom.XMLDesc(lc.libvirt.VIR_DOMAIN_XML_INACTIVE)
+            live = self.dom.XMLDesc(0)
+        except lc.libvirt.libvirtError as exc:
+            raise lc.failure("cannot read the definition of %s" % self.name, exc)
+        return bool(domain_xml.compare_running(defined, live))
 
     def autostart(self, wanted):
         current = bool(self.dom.autostart()) if self.dom is not None else False

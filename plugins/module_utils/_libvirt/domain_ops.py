@@ -159,20 +159,65 @@ def attach_live(conn, dom, xml_text, key, timeout):
                             "not_added", key)
 
 
+def machines_of(caps, arch_name):
+    """``{machine: canonical or None}`` a capabilities document offers for an arch: an alias maps to
+    the versioned machine it stands for (``<machine canonical='s390-ccw-virtio-7.2'>s390-ccw-virtio``),
+    a versioned machine to None."""
+    machines = {}
+    for arch in caps.findall("./guest/arch"):
+        if arch.get("name") != arch_name:
+            continue
+        for machine in arch.iter("machine"):       # per arch, and per <domain> on older libvirt
+            name = (machine.text or "").strip()
+            if name:
+                machines[name] = machine.get("canonical") or machines.get(name)
+            if machine.get("canonical"):
+                machines.setdefault(machine.get("canonical"), None)
+    return machines
+
+
+class ConnectionDefaults(domain_xml.HostDefaults):
+    """What this connection's libvirt fills in by itself, asked only when a comparison needs it and
+    once per run: its capabilities (the machines) and domain capabilities (user-NIC backends). What
+    cannot be read is unknown (None), and the comparison then goes by names."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self._caps = None
+        self._backends = {}
+
+    def machines(self, arch):
+        if self._caps is None:
+            try:
+                self._caps = ET.fromstring(self.conn.getCapabilities())
+            except (client.libvirt.libvirtError, ET.ParseError):
+                self._caps = False
+        if self._caps is False or not arch:
+            return None
+        return machines_of(self._caps, arch) or None
+
+    def user_net_backends(self, arch, machine, virt_type):
+        key = (arch, machine, virt_type)
+        if key not in self._backends:
+            try:
+                caps = ET.fromstring(self.conn.getDomainCapabilities(None, arch, machine, virt_type, 0))
+            except (client.libvirt.libvirtError, ET.ParseError):
+                caps = None
+            values = None if caps is None else caps.findall("./devices/interface/enum[@name='backendType']/value")
+            self._backends[key] = set(v.text for v in values) if values else None
+        return self._backends[key]
+
+
 def host_capabilities(conn):
     """Facts of a host for s390x guests (domain_info capabilities=true)."""
     caps = ET.fromstring(conn.getCapabilities())
-    types, machines = set(), set()
-    for guest in caps.findall("guest"):
-        arch = guest.find("arch")
-        if arch is None or arch.get("name") != "s390x":
+    types = set()
+    for arch in caps.findall("./guest/arch"):
+        if arch.get("name") != "s390x":
             continue
-        for machine in arch.findall("machine"):
-            machines.add((machine.text or "").strip())
-            if machine.get("canonical"):
-                machines.add(machine.get("canonical"))
         for domain in arch.findall("domain"):
             types.add(domain.get("type"))
+    machines = set(machines_of(caps, "s390x"))
     try:
         hypervisor = client.version_text(conn.getVersion())
     except client.libvirt.libvirtError:

@@ -506,3 +506,142 @@ def test_metadata_of_other_applications_survives_a_redefine():
     assert "<nova:name>vm1</nova:name>" in merged
     bare = re.sub(r"<metadata>.*</metadata>", "", METADATA % "1", flags=re.S)
     assert "<nova:name>vm1</nova:name>" in dx.to_text(dx.carry_over(bare, stored))
+
+
+# --------------------------------------------------------------------------------------------
+# What other distributions' libvirt stores (the stacks issue): machine versions, passt, port IDs,
+# and whether a running domain runs its definition.
+# --------------------------------------------------------------------------------------------
+
+class Defaults(dx.HostDefaults):
+    """A host's answers as ConnectionDefaults gives them, counted."""
+
+    def __init__(self, machines=None, backends=None):
+        self._machines, self._backends = machines, backends
+        self.asked = []
+
+    def machines(self, arch):
+        self.asked.append(("machines", arch))
+        return self._machines
+
+    def user_net_backends(self, arch, machine, virt_type):
+        self.asked.append(("backends", arch, machine, virt_type))
+        return self._backends
+
+
+# `virsh capabilities` on RHEL 9: the alias stands for the distribution's version
+# (terraform-provider-libvirt, libvirt/domain_def.go getCanonicalMachineName: "<machine
+# canonical='s390-ccw-virtio-rhel9.0.0' maxCpus='248'>s390-ccw-virtio</machine>").
+RHEL_MACHINES = {"s390-ccw-virtio": "s390-ccw-virtio-rhel9.6.0", "s390-ccw-virtio-rhel9.6.0": None,
+                 "s390-ccw-virtio-rhel9.4.0": None, "s390-ccw-virtio-rhel8.6.0": None}
+
+
+@pytest.mark.parametrize("stored", ["s390-ccw-virtio-rhel9.6.0", "s390-ccw-virtio-rhel8.6.0", "s390-ccw-virtio-10.0",
+                                    "s390-ccw-virtio-noble", "s390-ccw-virtio-7.2"])
+def test_a_stored_version_of_the_desired_alias_is_no_change(stored):
+    on_host = replace(STORED, "machine='s390-ccw-virtio-7.2'", "machine='%s'" % stored)
+    assert not dx.compare(DESIRED, on_host).changed                      # by QEMU's names alone
+    defaults = Defaults(RHEL_MACHINES)
+    assert not dx.compare(DESIRED, on_host, defaults).changed
+    assert defaults.asked == [("machines", "s390x")]
+
+
+def test_an_alias_matches_its_canonical_machine_whatever_it_is_called():
+    machines = {"q35": "pc-q35-9.2", "pc-q35-9.2": None}
+    assert dx.machine_matches("q35", "pc-q35-9.2", machines)
+    assert not dx.machine_matches("q35", "pc-q35-9.2")                  # names alone cannot know
+    assert not dx.machine_matches("q35", "pc-i440fx-9.2", machines)
+
+
+@pytest.mark.parametrize("desired, stored", [
+    ("s390-ccw-virtio-rhel8.6.0", "s390-ccw-virtio-rhel9.6.0"),
+    ("s390-ccw-virtio-rhel9.6.0", "s390-ccw-virtio-rhel8.6.0"),
+    ("s390-ccw-virtio-7.2", "s390-ccw-virtio-8.2"),
+])
+def test_a_guest_pinned_to_a_machine_stays_pinned(desired, stored):
+    for machines in (None, RHEL_MACHINES):
+        assert not dx.machine_matches(desired, stored, machines)
+    pinned = replace(DESIRED, "machine='s390-ccw-virtio'", "machine='%s'" % desired)
+    on_host = replace(STORED, "machine='s390-ccw-virtio-7.2'", "machine='%s'" % stored)
+    assert paths(dx.compare(pinned, on_host, Defaults(RHEL_MACHINES))) == ["domain/os/type/@machine"]
+
+
+def test_the_same_machine_asks_the_host_nothing():
+    defaults = Defaults(RHEL_MACHINES)
+    same = replace(DESIRED, "machine='s390-ccw-virtio'", "machine='s390-ccw-virtio-7.2'")
+    assert not dx.compare(same, STORED, defaults).changed and defaults.asked == []
+
+
+USER_NIC = "<interface type='user'><model type='virtio'/></interface>"
+PASST_NIC = ("<interface type='user'><mac address='52:54:00:0e:1f:01'/><model type='virtio'/><backend type='passt'/>"
+             "<address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0007'/></interface>")
+NIC_DOMAIN = """<domain type='kvm'><name>n</name><memory unit='KiB'>524288</memory><vcpu>1</vcpu>
+<os><type arch='s390x' machine='%s'>hvm</type></os><devices>%s</devices></domain>"""
+
+
+def test_passt_libvirt_gives_a_user_nic_without_slirp_is_no_change():
+    desired = NIC_DOMAIN % ("s390-ccw-virtio", USER_NIC)
+    stored = NIC_DOMAIN % ("s390-ccw-virtio-rhel9.6.0", PASST_NIC)
+    no_slirp = Defaults(RHEL_MACHINES, backends={"passt"})
+    assert not dx.compare(desired, stored, no_slirp).changed
+    assert ("backends", "s390x", "s390-ccw-virtio-rhel9.6.0", "kvm") in no_slirp.asked
+    # where QEMU has SLIRP (or the host cannot say), a stored passt backend was the user's: removing it is a change
+    for host in (Defaults(RHEL_MACHINES, backends={"default", "passt"}), Defaults(RHEL_MACHINES), None):
+        assert paths(dx.compare(desired, stored, host)) == ["domain/devices/interface/backend"]
+    # a passt backend with options of its own is never libvirt's
+    tuned = stored.replace("<backend type='passt'/>", "<backend type='passt' logFile='/tmp/p.log'/>")
+    assert dx.compare(desired, tuned, no_slirp).changed
+
+
+OVS_NIC = ("<interface type='bridge'><source bridge='ovsbr0'/><virtualport type='openvswitch'%s/>"
+           "<model type='virtio'/></interface>")
+OVS_STORED = ("<interface type='bridge'><mac address='52:54:00:0e:1f:02'/><source bridge='ovsbr0'/>"
+              "<virtualport type='openvswitch'><parameters interfaceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/>"
+              "</virtualport><model type='virtio'/>"
+              "<address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0001'/></interface>")
+
+
+def test_the_interfaceid_libvirt_generated_is_kept_on_a_redefine():
+    desired = NIC_DOMAIN % ("s390-ccw-virtio", OVS_NIC % "")
+    stored = NIC_DOMAIN % ("s390-ccw-virtio-7.2", OVS_STORED)
+    assert not dx.compare(desired, stored).changed
+    bigger = desired.replace("524288", "1048576")
+    port = dx.carry_over(bigger, stored).find("./devices/interface/virtualport")
+    assert port.find("parameters").attrib == {"interfaceid": "09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f"}
+    # the user's own parameters stay, and get the generated ID beside them
+    with_profile = (NIC_DOMAIN % ("s390-ccw-virtio", OVS_NIC % "")).replace(
+        "<virtualport type='openvswitch'/>",
+        "<virtualport type='openvswitch'><parameters profileid='web'/></virtualport>")
+    port = dx.carry_over(with_profile, stored).find("./devices/interface/virtualport/parameters")
+    assert port.attrib == {"profileid": "web", "interfaceid": "09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f"}
+    # an ID the user gives wins, and a port of another type takes nothing
+    own = desired.replace("<virtualport type='openvswitch'/>",
+                          "<virtualport type='openvswitch'><parameters interfaceid='1-2'/></virtualport>")
+    assert dx.carry_over(own, stored).find(".//parameters").get("interfaceid") == "1-2"
+    other = desired.replace("type='openvswitch'", "type='802.1Qbh'")
+    assert dx.carry_over(other, stored).find(".//parameters") is None
+
+
+def test_a_running_guest_that_runs_its_definition_differs_in_nothing():
+    defined = STORED
+    assert dx.compare_running(defined, defined) == []
+    assert dx.compare_running(fixture("s390tcg.libvirt-9.0-live.xml").replace(" id='1'", ""),
+                              fixture("s390tcg.libvirt-9.0-live.xml")) == []
+
+
+def test_a_running_guest_differs_from_a_definition_changed_since_it_started():
+    live = fixture("s390tcg.libvirt-9.0-live.xml")
+    defined = replace(live, "<memory unit='KiB'>786432</memory>", "<memory unit='KiB'>1048576</memory>")
+    assert [c["path"] for c in dx.compare_running(defined, live)] == ["domain/memory/text()"]
+    # what only a running domain has is not a difference: the balloon, a host-model CPU's expansion,
+    # a graphics port chosen at start
+    ballooned = replace(live, "<currentMemory unit='KiB'>786432</currentMemory>",
+                        "<currentMemory unit='KiB'>524288</currentMemory>")
+    assert dx.compare_running(live, ballooned) == []
+    host_model = replace(live, """<cpu mode='custom' match='exact' check='none'>
+    <model fallback='forbid'>qemu</model>
+  </cpu>""", "<cpu mode='host-model' check='partial'/>")
+    assert dx.compare_running(host_model, live) == []
+    vnc = "<graphics type='vnc' port='%s' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics>"
+    with_vnc = live.replace("</devices>", vnc % "-1" + "</devices>")
+    assert dx.compare_running(with_vnc, live.replace("</devices>", vnc % "5900" + "</devices>")) == []

@@ -26,11 +26,22 @@ XML = """<domain type='qemu'><name>web1</name><memory unit='MiB'>512</memory><vc
 <devices><interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>
 <console type='pty'/></devices></domain>"""
 
+# `virsh capabilities` of a RHEL 9 host, the parts read here (the alias stands for the distribution's
+# version: terraform-provider-libvirt, libvirt/domain_def.go, getCanonicalMachineName's comment).
+CAPABILITIES = """<capabilities><host><cpu><arch>s390x</arch></cpu></host>
+<guest><os_type>hvm</os_type><arch name='s390x'><wordsize>64</wordsize><emulator>/usr/libexec/qemu-kvm</emulator>
+<machine maxCpus='248'>s390-ccw-virtio-rhel9.6.0</machine>
+<machine canonical='s390-ccw-virtio-rhel9.6.0' maxCpus='248'>s390-ccw-virtio</machine>
+<machine maxCpus='248'>s390-ccw-virtio-rhel8.6.0</machine>
+<domain type='qemu'/><domain type='kvm'/></arch></guest></capabilities>"""
+MACHINE = "s390-ccw-virtio-7.2"
+
 
 def stored_from(xml_text):
     """What libvirt 9.0 stores for XML (the rewrites that matter here)."""
     root = dx.normalize(xml_text)
-    root.find("./os/type").set("machine", "s390-ccw-virtio-7.2")
+    if root.find("./os/type").get("machine") == "s390-ccw-virtio":
+        root.find("./os/type").set("machine", MACHINE)
     if root.find("uuid") is None:
         uuid = root.makeelement("uuid", {})
         uuid.text = "5a390b1e-0000-4000-8000-0000000000aa"
@@ -49,6 +60,7 @@ class FakeDomain(object):
         self.conn = conn
         self.xml = stored_from(xml_text)
         self.state_value = state
+        self.live = self.xml if state in (1, 3) else None      # what a running domain runs
         self.calls = []
         self.auto = 0
 
@@ -59,7 +71,12 @@ class FakeDomain(object):
         return dx.parse(self.xml).findtext("uuid")
 
     def XMLDesc(self, flags=0):
+        if self.live is not None and not flags & libvirt.VIR_DOMAIN_XML_INACTIVE:
+            return self.live
         return self.xml
+
+    def isPersistent(self):
+        return 1
 
     def state(self):
         return self.state_value, 1
@@ -74,10 +91,12 @@ class FakeDomain(object):
     def create(self):
         self.calls.append(("create",))
         self.state_value = 1
+        self.live = self.xml
 
     def createWithFlags(self, flags):
         self.calls.append(("createWithFlags", flags))
         self.state_value = 3
+        self.live = self.xml
 
     def resume(self):
         self.calls.append(("resume",))
@@ -90,10 +109,12 @@ class FakeDomain(object):
     def destroy(self):
         self.calls.append(("destroy",))
         self.state_value = 5
+        self.live = None
 
     def shutdown(self):
         self.calls.append(("shutdown",))
         self.state_value = 5
+        self.live = None
 
     def undefineFlags(self, flags):
         self.calls.append(("undefineFlags", flags))
@@ -117,8 +138,13 @@ class FakeConn(object):
         dom = FakeDomain(self, xml_text, state=old.state_value if old else 5)
         if old:
             dom.calls = old.calls
+            dom.live = old.live                 # a running domain keeps running what it ran
         self.domains[name] = dom
         return dom
+
+    def getCapabilities(self):
+        self.calls_capabilities = getattr(self, "calls_capabilities", 0) + 1
+        return CAPABILITIES
 
     def domainEventRegisterAny(self, dom, event_id, callback, opaque):
         return 1
@@ -243,3 +269,32 @@ def test_metadata_in_a_foreign_namespace_is_sent_with_its_prefix(conn, monkeypat
 def test_empty_name_fails_instead_of_finding_nothing_to_remove(conn, monkeypatch, capsys):
     result = run(monkeypatch, capsys, name="", state="absent")
     assert result["failed"] and result["msg"] == "name is empty"
+
+
+def test_a_running_domain_defined_anew_needs_a_restart_until_it_restarts(conn, monkeypatch, capsys):
+    run(monkeypatch, capsys, xml=XML, state="running")
+    bigger = XML.replace("512", "640")
+    assert run(monkeypatch, capsys, xml=bigger, state="running")["restart_needed"] is True
+    # the next run changes nothing, and the guest still runs the old definition
+    again = run(monkeypatch, capsys, xml=bigger, state="running")
+    assert again["changed"] is False and again["restart_needed"] is True
+    assert run(monkeypatch, capsys, check=True, xml=bigger, state="running")["restart_needed"] is True
+    assert run(monkeypatch, capsys, name="web1", state="running")["restart_needed"] is True
+    run(monkeypatch, capsys, name="web1", state="shut_off")
+    restarted = run(monkeypatch, capsys, xml=bigger, state="running")
+    assert restarted["actions"] == ["start"] and restarted["restart_needed"] is False
+    # stopping it in check mode: it would not run the old definition any more
+    run(monkeypatch, capsys, xml=XML, state="running")
+    assert run(monkeypatch, capsys, check=True, xml=XML, state="shut_off")["restart_needed"] is False
+
+
+def test_a_distribution_machine_version_is_no_change_and_asks_libvirt_once(conn, monkeypatch, capsys):
+    monkeypatch.setitem(globals(), "MACHINE", "s390-ccw-virtio-rhel9.6.0")      # what RHEL's libvirt stores
+    first = run(monkeypatch, capsys, xml=XML, state="present")
+    assert conn.domains["web1"].xml.count("s390-ccw-virtio-rhel9.6.0") == 1
+    again = run(monkeypatch, capsys, xml=XML, state="present")
+    assert first["changed"] is True and again["changed"] is False
+    assert conn.calls_capabilities == 2                 # once per run that compared a stored machine
+    pinned = run(monkeypatch, capsys, xml=XML.replace("'s390-ccw-virtio'", "'s390-ccw-virtio-rhel8.6.0'"),
+                 state="present")
+    assert [c["path"] for c in pinned["changes"]] == ["domain/os/type/@machine"]
