@@ -48,6 +48,12 @@ options:
     description: The domain's stored XML, if it is defined; its CCW device numbers are kept.
     type: str
     default: ""
+  host_virtiofsd:
+    description:
+      - The virtiofsd found on the host (RV(s390x.kvm.host_info#module:virtiofsd)), written as the C(<binary path>) of
+        virtio-fs shares when C(virtiofsd) is V(auto). Empty - no C(<binary>), libvirt picks virtiofsd itself.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -550,7 +556,7 @@ def _check_list(var, value):
     return value
 
 
-def guest_model(spec, domain_type="kvm", existing_xml=""):
+def guest_model(spec, domain_type="kvm", existing_xml="", host_virtiofsd=""):
     """The resolved guest model (see DOCUMENTATION)."""
     if not isinstance(spec, dict):
         raise GuestError("guest_model: expects a dictionary of the guest role's variables")
@@ -655,7 +661,11 @@ def guest_model(spec, domain_type="kvm", existing_xml=""):
         devices.append(iface)
 
     tags = {}
-    virtiofsd = spec.get("virtiofsd", "/usr/lib/qemu/virtiofsd")
+    virtiofsd = spec.get("virtiofsd", "auto")
+    if virtiofsd == "auto":
+        virtiofsd = host_virtiofsd or ""        # found on the host, as libvirt would find it
+    elif virtiofsd:
+        _abspath("guest_virtiofsd", virtiofsd, "the absolute path of virtiofsd, auto, or empty")
     filesystems = _check_list("guest_filesystems", spec.get("filesystems"))
     for index, item in enumerate(filesystems):
         var = "guest_filesystems[%d]" % index

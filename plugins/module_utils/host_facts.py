@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none
@@ -176,3 +177,38 @@ def cpu_facts(fs, sysinfo):
     for key in ("cpus_configured", "cpus_standby"):
         out[key.replace("cpus_", "")] = source.get(key)
     return out
+
+
+# Where QEMU's vhost-user backends describe themselves (QEMU docs/interop/vhost-user.json,
+# "Search paths"): a file in /etc overrides one of the same name in /usr/share, an empty one
+# hides it, and the files are taken in the order of their names. libvirt picks virtiofsd the same
+# way when a <filesystem> names no <binary path> (src/qemu/qemu_vhost_user.c). Distributions put
+# virtiofsd in different places (Debian 12: /usr/lib/qemu/virtiofsd from qemu-system-common;
+# Debian 13, Ubuntu 24.04, RHEL 9/10 and SLES: /usr/libexec/virtiofsd, package virtiofsd), and
+# each package installs such a descriptor for it.
+VHOST_USER_DIRS = ("/etc/qemu/vhost-user", "/usr/share/qemu/vhost-user")
+
+
+def vhost_user_backends(fs, backend_type):
+    """The vhost-user backends of a type (``fs`` is virtiofsd) the host describes, in the order
+    QEMU and libvirt take them: dicts with ``binary``, ``descriptor`` and whether the binary exists."""
+    chosen = {}
+    for directory in reversed(VHOST_USER_DIRS):             # /etc last, so its files win
+        for name in fs.listdir(directory):
+            if name.endswith(".json"):
+                chosen[name] = directory + "/" + name
+    backends = []
+    for name in sorted(chosen):
+        text = fs.read(chosen[name], "")
+        if not text.strip():
+            continue                                        # an empty file hides the one it overrides
+        try:
+            descriptor = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(descriptor, dict) or descriptor.get("type") != backend_type:
+            continue
+        binary = descriptor.get("binary")
+        if isinstance(binary, str) and binary.startswith("/"):
+            backends.append({"binary": binary, "descriptor": chosen[name], "exists": fs.isfile(binary)})
+    return backends

@@ -19,7 +19,7 @@ description:
     virtualization with its control program) from C(/proc/sysinfo), as the kernel writes it
     (C(arch/s390/kernel/sysinfo.c)).
   - CPUs (online, possible, configured and standby, SMT), memory and hugepages (C(/proc/meminfo)), the kernel release,
-    and whether KVM guests can run (C(/dev/kvm) and the C(sie) CPU feature).
+    whether KVM guests can run (C(/dev/kvm) and the C(sie) CPU feature), and the virtiofsd libvirt would start.
   - With O(uri), libvirt's facts too - its version and QEMU's, the s390x machine types, the host CPU model libvirt
     offers guests (C(host-model)), and the guests it knows with the memory and vCPUs they hold (totals of the running
     ones).
@@ -101,6 +101,15 @@ kernel:
   description: The kernel release.
   returned: always
   type: str
+virtiofsd:
+  description:
+    - The virtiofsd libvirt starts for a virtio-fs share that names no binary - the first vhost-user backend of type
+      C(fs) the host describes in C(/etc/qemu/vhost-user) or C(/usr/share/qemu/vhost-user) whose binary exists
+      (V(/usr/lib/qemu/virtiofsd) on Debian 12, V(/usr/libexec/virtiofsd) where virtiofsd is a package of its own);
+      null when there is none.
+  returned: always
+  type: str
+  sample: /usr/libexec/virtiofsd
 libvirt:
   description:
     - With O(uri) - libvirt_version, hypervisor_version, s390x_domain_types, s390x_machines, kvm_available,
@@ -141,6 +150,7 @@ def run(module):
         "kvm": host_facts.kvm_facts(fs, host_facts.cpu_features(host_facts.read_or_none(fs, "/proc/cpuinfo")),
                                     sysinfo),
         "kernel": host_facts.read_or_none(fs, "/proc/sys/kernel/osrelease"),
+        "virtiofsd": next((b["binary"] for b in host_facts.vhost_user_backends(fs, "fs") if b["exists"]), None),
     }
     if sysinfo is None:
         message = ("%s is not an IBM Z (s390x) Linux host: /proc/sysinfo does not exist"

@@ -377,3 +377,22 @@ def test_moving_an_interface_to_another_bridge_changes_exactly_its_source():
         "domain/devices/interface[%s]/source/@bridge" % stable_mac("web1", "bridge:br0")]
     added = guest_model(base(interfaces=nics + [{"kind": "bridge", "source": "br2"}]), existing_xml=stored)
     assert [d["mac"] for d in added["devices"] if d["partial"] == "interface"][2] == stable_mac("web1", "bridge:br2")
+
+
+@pytest.mark.parametrize("setting, found, binary", [
+    ("auto", "/usr/libexec/virtiofsd", "/usr/libexec/virtiofsd"),      # what the host's descriptor names
+    ("auto", "", None),                                                 # not looked up: libvirt chooses
+    ("", "/usr/libexec/virtiofsd", None),
+    ("/opt/virtiofsd", "/usr/libexec/virtiofsd", "/opt/virtiofsd"),
+])
+def test_virtiofsd_found_on_the_host_given_or_left_to_libvirt(setting, found, binary):
+    spec = base(filesystems=[{"tag": "data", "source": "/srv/data"}], virtiofsd=setting)
+    fs = dx.parse(render(guest_model(spec, host_virtiofsd=found))).find("./devices/filesystem")
+    assert (fs.find("binary").get("path") if fs.find("binary") is not None else None) == binary
+    own = base(filesystems=[{"tag": "data", "source": "/srv/data", "binary": "/srv/bin/virtiofsd"}])
+    assert guest_model(own, host_virtiofsd=found)["devices"][0]["binary"] == "/srv/bin/virtiofsd"
+
+
+def test_a_virtiofsd_that_is_no_path_is_refused():
+    with pytest.raises(GuestError, match="guest_virtiofsd: 'virtiofsd' is not the absolute path of virtiofsd, auto"):
+        guest_model(base(filesystems=[{"tag": "data", "source": "/srv/data"}], virtiofsd="virtiofsd"))

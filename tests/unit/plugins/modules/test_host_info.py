@@ -66,3 +66,37 @@ def test_libvirt_facts_against_the_test_driver(run_module, tmp_path):
     assert facts["running_memory_kib"] == facts["guests"][0]["memory_kib"] > 0
     assert facts["running_vcpus"] == facts["guests"][0]["vcpus"] >= 1
     assert os.path.isdir(tmp_path / "proc")
+
+
+def descriptor(binary, kind="fs"):
+    # QEMU docs/interop/vhost-user.json; what Debian 12's qemu-system-common installs as
+    # /usr/share/qemu/vhost-user/50-qemu-virtiofsd.json
+    return '{\n  "description": "QEMU virtiofsd vhost-user-fs",\n  "type": "%s",\n  "binary": "%s"\n}\n' % (kind, binary)
+
+
+@pytest.mark.parametrize("files, found", [
+    ({}, None),
+    ({"usr/share/qemu/vhost-user/50-qemu-virtiofsd.json": descriptor("/usr/lib/qemu/virtiofsd"),
+      "usr/lib/qemu/virtiofsd": ""}, "/usr/lib/qemu/virtiofsd"),
+    # Debian 13's virtiofsd package; a GPU backend sorts first and is not virtiofsd
+    ({"usr/share/qemu/vhost-user/50-virtiofsd.json": descriptor("/usr/libexec/virtiofsd"),
+      "usr/share/qemu/vhost-user/10-gpu.json": descriptor("/usr/libexec/vhost-user-gpu", "gpu"),
+      "usr/libexec/virtiofsd": "", "usr/libexec/vhost-user-gpu": ""}, "/usr/libexec/virtiofsd"),
+    # /etc overrides the file of the same name; an empty one hides it
+    ({"usr/share/qemu/vhost-user/50-virtiofsd.json": descriptor("/usr/libexec/virtiofsd"),
+      "etc/qemu/vhost-user/50-virtiofsd.json": descriptor("/opt/virtiofsd/bin/virtiofsd"),
+      "usr/libexec/virtiofsd": "", "opt/virtiofsd/bin/virtiofsd": ""}, "/opt/virtiofsd/bin/virtiofsd"),
+    ({"usr/share/qemu/vhost-user/50-virtiofsd.json": descriptor("/usr/libexec/virtiofsd"),
+      "etc/qemu/vhost-user/50-virtiofsd.json": "", "usr/libexec/virtiofsd": ""}, None),
+    # a descriptor whose binary is not installed, a broken one
+    ({"usr/share/qemu/vhost-user/50-virtiofsd.json": descriptor("/usr/libexec/virtiofsd"),
+      "usr/share/qemu/vhost-user/40-broken.json": "{"}, None),
+])
+def test_virtiofsd_from_the_vhost_user_descriptors(run_module, tmp_path, files, found):
+    root = tree(tmp_path)
+    for path, content in files.items():
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    rc, res = run_module("host_info", host_root=root)
+    assert rc == 0 and res["virtiofsd"] == found
