@@ -141,11 +141,17 @@ def _job_running(dom):
         return False
 
 
-def _host_uuid(conn):
+def _capabilities(conn):
+    """A host's capabilities document, or None when it cannot be read."""
     try:
-        return ET.fromstring(conn.getCapabilities()).findtext("./host/uuid")
+        return ET.fromstring(conn.getCapabilities())
     except (libvirt.libvirtError, ET.ParseError):
         return None
+
+
+def _host_uuid(conn, caps=None):
+    caps = caps if caps is not None else _capabilities(conn)
+    return caps.findtext("./host/uuid") if caps is not None else None
 
 
 class Migration(object):
@@ -160,6 +166,7 @@ class Migration(object):
         self.name = params["name"]
         self.timer = ops.PhaseTimer()
         self.src = self.dst = None
+        self.dst_caps = None            # the destination's capabilities, read once by _same_host
         self.journal = None
         self.preflight_report = None
         self.job = {}
@@ -276,6 +283,7 @@ class Migration(object):
             report.add("destination", OK, "%s answers" % params["dest_uri"])
         if self.dst is not None and not dst_error:
             self._check_definition_on_destination(s_dom)
+            self._check_machine(live)
             self._check_cpu(live)
             self._check_memory(live)
 
@@ -339,9 +347,32 @@ class Migration(object):
 
     def _same_host(self):
         # Each getCapabilities() costs: without libvirt's capability cache it probes every QEMU
-        # binary (~50 s under TCG). Once per end.
+        # binary (~50 s under TCG). Once per end; the destination's serves _check_machine too.
+        self.dst_caps = _capabilities(self.dst)
         source = _host_uuid(self.src)
-        return bool(source) and source == _host_uuid(self.dst)
+        return bool(source) and source == _host_uuid(self.dst, self.dst_caps)
+
+    def _check_machine(self, live):
+        """The destination's QEMU has the guest's machine (the version it runs, not the alias): a guest
+        started on a newer QEMU (s390-ccw-virtio-10.0) cannot move to an older one."""
+        os_type = live.find("./os/type")
+        machine = os_type.get("machine") if os_type is not None else None
+        caps = self.dst_caps
+        if not machine:
+            return
+        if caps is None:
+            self.preflight_report.add("machine", UNKNOWN, "the destination's capabilities cannot be read: QEMU checks "
+                                      "machine %s when the migration starts" % machine)
+            return
+        offered = ops.machines_of(caps, os_type.get("arch"))
+        if machine in offered:
+            self.preflight_report.add("machine", OK, "the destination's QEMU has machine %s" % machine)
+            return
+        newest = sorted(c for c in offered.values() if c)
+        self.preflight_report.add("machine", FAILED, "the destination's QEMU has no machine %s (its newest: %s): a guest "
+                                  "cannot move to an older QEMU than the machine it runs; define it with a machine both "
+                                  "hosts have and restart it" % (machine, ", ".join(newest) or "none for %s"
+                                                                 % os_type.get("arch")))
 
     def _check_definition_on_destination(self, s_dom):
         d_dom = client.lookup_domain(self.dst, self.name)

@@ -175,8 +175,13 @@ class FakeHost(object):
         self.mdevs = {}
 
     # connection
+    machines = ("s390-ccw-virtio-9.2", "s390-ccw-virtio-9.1")       # the newest first, as QEMU lists them
+
     def getCapabilities(self):
-        return "<capabilities><host><uuid>%s</uuid></host></capabilities>" % self.host_uuid
+        machines = "".join("<machine>%s</machine>" % m for m in self.machines)
+        alias = "<machine canonical='%s'>s390-ccw-virtio</machine>" % self.machines[0] if self.machines else ""
+        return ("<capabilities><host><uuid>%s</uuid></host><guest><os_type>hvm</os_type><arch name='s390x'>%s%s"
+                "<domain type='qemu'/></arch></guest></capabilities>") % (self.host_uuid, machines, alias)
 
     def getVersion(self):
         return 9002000
@@ -303,6 +308,9 @@ def test_migrates_unplugging_and_replugging_the_mapped_devices(hosts):
     (lambda src, dst: setattr(dst, "host_uuid", "host-1"), "is the same host"),
     (lambda src, dst: setattr(src.domains["web1"], "state_value", 3), "is paused: zPCI devices"),
     (lambda src, dst: HOSTS.update({dst.uri: None}), "cannot connect to libvirt at qemu+ssh://kvmhost2/system"),
+    # an older QEMU (libvirt 9.0's 7.2) has not the machine a newer one started the guest on
+    (lambda src, dst: setattr(dst, "machines", ("s390-ccw-virtio-7.2", "s390-ccw-virtio-7.1")),
+     "the destination's QEMU has no machine s390-ccw-virtio-9.2 (its newest: s390-ccw-virtio-7.2)"),
 ])
 def test_preflight_refusals_change_nothing(hosts, change, reason):
     src, dst = hosts
