@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Molecule scenarios of the roles, on podman with a local Debian 12 systemd image.
+# Molecule scenarios of the roles, on podman with local Debian 12 and Debian 13 systemd images.
 # Usage: scripts/molecule.sh [ROLE ...]        (default: every role with molecule/default)
 #        MOLECULE_COMMAND=converge scripts/molecule.sh kvm_host   (any molecule sub-command)
 # Installs what it needs on first use: podman + runc, the base image (debootstrap, no registry
@@ -99,8 +99,43 @@ PY
     export ANSIBLE_COLLECTIONS_PATH=$S390X_KVM_COLLECTIONS:$PODMAN_COLLECTIONS
 }
 
+# -- the Debian 13 image: the test bed's Debian 13 root (tests/testbed/lib/debian13.sh), imported ------
+MOLECULE_IMAGE_DEBIAN13=localhost/s390x-kvm-debian13:latest
+image_debian13_ensure() {
+    local recipe tarball rootfs
+    # shellcheck source=../tests/testbed/lib/debian13.sh
+    source "$S390X_KVM_ROOT/tests/testbed/lib/debian13.sh"
+    debian13_root_ensure
+    recipe=$( (debian13_recipe; declare -f image_debian13_ensure) | sha256sum | cut -c1-12)
+    if [ "$(podman image inspect --format '{{index .Config.Labels "s390x-kvm.recipe"}}' "$MOLECULE_IMAGE_DEBIAN13" \
+            2>/dev/null)" = "$recipe" ]; then
+        return 0
+    fi
+    tarball=$MOLECULE_CACHE/debian13-$recipe.tar
+    rootfs=$MOLECULE_CACHE/rootfs-debian13.tmp
+    rm -rf "$rootfs"
+    cp -a "$DEBIAN13_ROOT" "$rootfs"
+    # A container starts its services (the root keeps them from starting inside the test bed's chroot);
+    # no console gettys or udev, as in the Debian 12 image.
+    rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/.recipe" "$rootfs/.versions"
+    for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
+                systemd-remount-fs.service systemd-firstboot.service; do
+        ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+    done
+    tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$rootfs"
+    log "podman import $MOLECULE_IMAGE_DEBIAN13"
+    podman import --change "LABEL s390x-kvm.recipe=$recipe" --change 'CMD ["/sbin/init"]' \
+        "$tarball" "$MOLECULE_IMAGE_DEBIAN13" >/dev/null
+    rm -f "$tarball"
+}
+
 podman_collection_ensure
 image_ensure
+# Only the scenarios with a Debian 13 platform need its image.
+if grep -qs "s390x-kvm-debian13" roles/*/molecule/default/molecule.yml; then
+    image_debian13_ensure
+fi
 
 # -- scenarios ----------------------------------------------------------------------------
 roles=("$@")

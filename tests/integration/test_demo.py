@@ -13,7 +13,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-pytestmark = [pytest.mark.zhost, pytest.mark.libvirt, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.zhost, pytest.mark.libvirt, pytest.mark.stacks("debian12"), pytest.mark.timeout(900)]
 
 
 def test_demo_runs_every_part(zhost, libvirt_hosts, s390x_guest_image, tmp_path):

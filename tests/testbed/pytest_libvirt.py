@@ -45,11 +45,30 @@ SCRIPTS = os.path.join(ROOT, "tests", "testbed", "libvirt")
 BUILD_SH = os.path.join(ROOT, "tests", "testbed", "guest", "build.sh")
 KERNEL_SH = os.path.join(ROOT, "tests", "testbed", "lib", "kernel.sh")
 HOSTS = (("kvmhost1", "192.0.2.1"), ("kvmhost2", "192.0.2.2"))   # as in tests/testbed/libvirt/common.sh
+# The libvirt stacks the two hosts run (tests/testbed/libvirt/common.sh): every test that uses
+# libvirt_hosts runs on each, with the stack in its name (test_x[debian13]). S390X_KVM_STACKS
+# picks some (comma-separated).
+STACKS = ("debian12", "debian13")
+
+
+def selected_stacks():
+    wanted = [s for s in os.environ.get("S390X_KVM_STACKS", ",".join(STACKS)).split(",") if s]
+    unknown = [s for s in wanted if s not in STACKS]
+    if unknown:
+        raise pytest.UsageError("S390X_KVM_STACKS: unknown stack %s (allowed: %s)" % (", ".join(unknown), ", ".join(STACKS)))
+    return wanted
+
+
+def stack_dir(stack):
+    """Where a stack's hosts keep their directories."""
+    return LIBVIRT_DIR if stack == "debian12" else os.path.join(LIBVIRT_DIR, stack)
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "libvirt: needs the two real libvirtd hosts of the test bed (tests/testbed/libvirt)")
+    config.addinivalue_line(
+        "markers", "stacks(*names): run only on these libvirt stacks of the test bed (debian12, debian13)")
 
 
 # --------------------------------------------------------------------------- event loop
@@ -70,9 +89,10 @@ SESSION_TIMINGS = {}
 
 
 class LibvirtHost:
-    def __init__(self, name, migration_address):
+    def __init__(self, name, migration_address, stack="debian12"):
         self.name = name
-        self.dir = os.path.join(LIBVIRT_DIR, name)
+        self.stack = stack
+        self.dir = os.path.join(stack_dir(stack), name)
         self.socket = os.path.join(self.dir, "run", "libvirt-sock")
         self.uri = "qemu+unix:///system?socket=%s" % self.socket
         self.migration_address = migration_address
@@ -109,7 +129,7 @@ class LibvirtHost:
             self._conn = None
 
     def __repr__(self):
-        return "LibvirtHost(%s, %s)" % (self.name, self.uri)
+        return "LibvirtHost(%s, %s, %s)" % (self.name, self.stack, self.uri)
 
 
 class LibvirtHosts(list):
@@ -124,56 +144,109 @@ class LibvirtHosts(list):
         return list.__getitem__(self, key)
 
 
-def _run(cmd, timeout):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-
 def _keep_testbed():
     return os.environ.get("S390X_KVM_KEEP_TESTBED", "") not in ("", "0", "false", "no")
 
 
 # Several pytest sessions (e.g. two engineers' runs) may use the hosts at once: each holds a shared
 # lock on USERS_LOCK while it runs; the hosts are taken down only by the last session out, and only
-# if a fixture (not a person) brought them up (STARTED_MARK).
+# if a fixture (not a person) brought them up (STARTED_MARK, one per stack).
 USERS_LOCK = os.path.join(TB_CACHE, ".libvirt-users.lock")
-STARTED_MARK = os.path.join(TB_CACHE, ".libvirt-started-by-pytest")
 
 
-@pytest.fixture(scope="session")
-def libvirt_hosts():
+def _started_mark(stack):
+    return os.path.join(TB_CACHE, ".libvirt-started-by-pytest" + ("" if stack == "debian12" else "-" + stack))
+
+
+def bring_up(stack):
+    """Both hosts of a stack up (tests/testbed/libvirt/up.sh); a LibvirtHosts with their connections."""
+    env = dict(os.environ, TB_STACK=stack)
+    were_up = subprocess.run(["bash", os.path.join(SCRIPTS, "status.sh")], capture_output=True, text=True,
+                             timeout=60, env=env).returncode == 0
+    started = time.monotonic()
+    result = subprocess.run(["bash", os.path.join(SCRIPTS, "up.sh")], capture_output=True, text=True,
+                            timeout=1800, env=env)
+    prerequisite(result.returncode == 0, "tests/testbed/libvirt/up.sh --stack %s failed (exit %d): %s" % (
+        stack, result.returncode, (result.stdout + result.stderr)[-2000:]))
+    if not were_up:
+        open(_started_mark(stack), "w").close()
+    hosts = LibvirtHosts(LibvirtHost(name, addr, stack) for name, addr in HOSTS)
+    for host in hosts:
+        host.conn()
+    hosts.stack = stack
+    hosts.up_seconds = time.monotonic() - started
+    hosts.were_up = were_up
+    SESSION_TIMINGS.setdefault(stack, {}).update(hosts_up_s=round(hosts.up_seconds, 3), hosts_were_up=were_up)
+    return hosts
+
+
+def take_down_if_last(users, stacks):
+    """At the end of a session: the stacks a fixture brought up go down, if no other session uses them."""
+    try:
+        fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while another session uses them
+    except OSError:
+        return
+    for stack in stacks:
+        if os.path.exists(_started_mark(stack)) and not _keep_testbed():
+            subprocess.run(["bash", os.path.join(SCRIPTS, "down.sh")], capture_output=True, timeout=300,
+                           env=dict(os.environ, TB_STACK=stack))
+            os.unlink(_started_mark(stack))
+
+
+def _run(cmd, timeout):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def _prerequisites():
     prerequisite(os.geteuid() == 0, "the libvirt test bed needs root (network and mount namespaces)")
     prerequisite(libvirt is not None and hasattr(libvirt, "open"),
                  "libvirt-python is not installed (pip install -r requirements-dev.txt)")
     os.makedirs(TB_CACHE, exist_ok=True)
+
+
+def pytest_generate_tests(metafunc):
+    # Session-scoped and parametrized here, so the stack is in every test's name. A test marked
+    # stacks("debian12") runs on those only.
+    if "libvirt_hosts" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("stacks")
+        stacks = [s for s in selected_stacks() if marker is None or s in marker.args]
+        metafunc.parametrize("libvirt_hosts", stacks, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def libvirt_hosts(request):
+    """The two hosts of one stack (the test's parameter). The playbooks' inventory
+    (tests/testbed/libvirt/inventory.yml) follows S390X_KVM_TESTBED_STACK, set here."""
+    _prerequisites()
+    stack = getattr(request, "param", "debian12")
     users = open(USERS_LOCK, "a")
     fcntl.flock(users, fcntl.LOCK_SH)
     try:
-        were_up = _run(["bash", os.path.join(SCRIPTS, "status.sh")], 60).returncode == 0
-        started = time.monotonic()
-        result = _run(["bash", os.path.join(SCRIPTS, "up.sh")], 900)
-        prerequisite(result.returncode == 0, "tests/testbed/libvirt/up.sh failed (exit %d): %s" % (
-            result.returncode, (result.stdout + result.stderr)[-2000:]))
-        if not were_up:
-            open(STARTED_MARK, "w").close()
-        hosts = LibvirtHosts(LibvirtHost(name, addr) for name, addr in HOSTS)
-        for host in hosts:
-            host.conn()
-        hosts.up_seconds = time.monotonic() - started
-        hosts.were_up = were_up
-        SESSION_TIMINGS["hosts_up_s"] = round(hosts.up_seconds, 3)
-        SESSION_TIMINGS["hosts_were_up"] = were_up
+        hosts = bring_up(stack)
+        os.environ["S390X_KVM_TESTBED_STACK"] = stack
         yield hosts
         for host in hosts:
             host.close()
     finally:
-        try:
-            fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while another session uses them
-            last_out = True
-        except OSError:
-            last_out = False
-        if last_out and os.path.exists(STARTED_MARK) and not _keep_testbed():
-            _run(["bash", os.path.join(SCRIPTS, "down.sh")], 300)
-            os.unlink(STARTED_MARK)
+        take_down_if_last(users, [stack])
+        users.close()
+
+
+@pytest.fixture(scope="session")
+def stack_pair():
+    """kvmhost1 of Debian 12's stack and kvmhost2 of Debian 13's: both stacks up at once, for
+    migrating between libvirt 9.0 and 11."""
+    _prerequisites()
+    prerequisite(set(STACKS) <= set(selected_stacks()), "S390X_KVM_STACKS leaves out a stack")
+    users = open(USERS_LOCK, "a")
+    fcntl.flock(users, fcntl.LOCK_SH)
+    try:
+        old, new = bring_up("debian12"), bring_up("debian13")
+        yield old["kvmhost1"], new["kvmhost2"]
+        for host in list(old) + list(new):
+            host.close()
+    finally:
+        take_down_if_last(users, STACKS)
         users.close()
 
 

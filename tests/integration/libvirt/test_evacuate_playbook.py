@@ -11,7 +11,7 @@ import os
 import pytest
 
 from tests.testbed.playbook import LIBVIRT_INVENTORY, run_playbook
-from tests.testbed.pytest_libvirt import LIBVIRT_DIR, create_disk, disk_xml, interface_xml, virtiofs_xml, \
+from tests.testbed.pytest_libvirt import create_disk, disk_xml, interface_xml, virtiofs_xml, \
     zpci_interface_xml
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(900)]
@@ -35,7 +35,7 @@ def three_guests(s390x_domains, testbed_workdir):
         guests[name] = (dom.name(), console)
     for _name, console in guests.values():
         console.wait("READY", timeout=300)
-    state = os.path.join(LIBVIRT_DIR, "kvmhost1", "state")
+    state = os.path.join(host.dir, "state")
     for leftover in ("maintenance", "evacuated.json"):
         if os.path.exists(os.path.join(state, leftover)):
             os.unlink(os.path.join(state, leftover))
@@ -54,7 +54,7 @@ def evacuate(workdir, tag, *options, **extra_vars):
 def test_evacuate_plan_run_and_restore(three_guests, libvirt_hosts, testbed_workdir, testbed_results):
     names = dict((short, full) for short, (full, _console) in three_guests.items())
     host1, host2 = libvirt_hosts["kvmhost1"], libvirt_hosts["kvmhost2"]
-    state = os.path.join(LIBVIRT_DIR, "kvmhost1", "state")
+    state = os.path.join(host1.dir, "state")
 
     plan_run = evacuate(testbed_workdir, "plan", "--check")
     assert plan_run.rc == 0, plan_run.failures()

@@ -215,7 +215,8 @@ def libvirtd_pid(host):
 
 
 def restart_hosts(guest):
-    subprocess.run(["bash", os.path.join(SCRIPTS, "up.sh")], check=True, capture_output=True, timeout=300)
+    subprocess.run(["bash", os.path.join(SCRIPTS, "up.sh")], check=True, capture_output=True, timeout=300,
+                   env=dict(os.environ, TB_STACK=guest.hosts[0].stack))
     for host in guest.hosts:
         host.close()
 

@@ -12,6 +12,22 @@ TB_CACHE=$S390X_KVM_CACHE/testbed
 TB_LIBVIRT=$TB_CACHE/libvirt
 TB_IMAGES=$TB_LIBVIRT/images          # same path on both hosts: the "shared storage"
 TB_HOSTS=(kvmhost1 kvmhost2)
+# The libvirt stack the two hosts run (TB_STACK, or --stack for up/down/status.sh):
+#   debian12  this machine's libvirt 9.0 and QEMU 7.2 (hosts under $TB_LIBVIRT)
+#   debian13  libvirt 11 and QEMU 10 of a Debian 13 root (../lib/debian13.sh), chrooted, hosts
+#             under $TB_LIBVIRT/debian13, in the same network namespaces as debian12's (so a guest
+#             can migrate from one stack to the other), with their own migration ports.
+TB_STACKS=(debian12 debian13)
+if [ "${1:-}" = --stack ]; then
+    TB_STACK=${2:-}
+    shift 2 || true
+fi
+TB_STACK=${TB_STACK:-debian12}
+case $TB_STACK in
+    debian12) TB_STACK_DIR=$TB_LIBVIRT ;;
+    debian13) TB_STACK_DIR=$TB_LIBVIRT/debian13 ;;
+    *) echo "unknown stack '$TB_STACK' (allowed: ${TB_STACKS[*]})" >&2; exit 2 ;;
+esac
 TB_LIBVIRT_DIRS=(etc run lib log cache)
 # Bind mount targets inside each host's mount namespace, in TB_LIBVIRT_DIRS order.
 TB_LIBVIRT_TARGETS=(/etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt)
@@ -20,11 +36,13 @@ TB_APT_PACKAGES=(qemu-system-misc qemu-utils libvirt-daemon libvirt-daemon-drive
 
 # host_index NAME -> 1 or 2
 host_index() { case $1 in kvmhost1) echo 1 ;; kvmhost2) echo 2 ;; *) echo "unknown host $1" >&2; return 1 ;; esac; }
-host_dir() { echo "$TB_LIBVIRT/$1"; }
+host_dir() { echo "$TB_STACK_DIR/$1"; }
 host_netns() { echo "s390xkvm-h$(host_index "$1")"; }
 host_ifname() { echo "tbveth$(host_index "$1")"; }
 host_addr() { echo "192.0.2.$(host_index "$1")"; }      # 192.0.2.0/30, RFC 5737 TEST-NET-1, never routed
-host_uuid() { echo "5a390b1e-7e57-4000-8000-00000000000$(host_index "$1")"; }
+host_uuid() { echo "5a390b1e-7e57-4000-8000-0000000000$([ "$TB_STACK" = debian12 ] && echo 0 || echo 1)$(host_index "$1")"; }
+# QEMU's incoming migration ports (qemu.conf): each stack its own range, as they share the namespaces.
+host_migration_ports() { [ "$TB_STACK" = debian12 ] && echo "49152 49215" || echo "49216 49279"; }
 host_pidfile() { echo "$(host_dir "$1")/libvirtd.pid"; }
 host_socket() { echo "$(host_dir "$1")/run/libvirt-sock"; }
 host_uri() { echo "qemu+unix:///system?socket=$(host_socket "$1")"; }
@@ -62,6 +80,17 @@ tb_lock() {
 
 # netns_inode NS: inode of the named network namespace (empty if absent).
 netns_inode() { stat -L -c %i "/run/netns/$1" 2>/dev/null || true; }
+
+# netns_in_use NS: a process (another stack's libvirtd or QEMU) still lives in that namespace.
+netns_in_use() {
+    local want p
+    want=$(netns_inode "$1")
+    [ -n "$want" ] || return 1
+    for p in /proc/[0-9]*; do
+        [ "$(stat -L -c %i "$p/ns/net" 2>/dev/null)" = "$want" ] && return 0
+    done
+    return 1
+}
 
 # host_in_netns NAME PID: does PID live in NAME's network namespace?
 host_in_netns() {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Take the two libvirt hosts of the test bed down (idempotent): destroys their running
-# domains, stops their libvirtd and removes their network namespaces. Keeps the state
-# (configuration, defined domains, images) unless --purge is given.
+# domains, stops their libvirtd and removes their network namespaces (unless the other stack's
+# hosts still run in them). Keeps the state (configuration, defined domains, images) unless
+# --purge is given. Usage: down.sh [--stack debian12|debian13] [--purge]
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root
@@ -41,12 +42,17 @@ for h in "${TB_HOSTS[@]}"; do
     fi
     rm -f "$(host_pidfile "$h")"
 done
+# The namespaces are the machines both stacks run on: they go with the last daemon in them.
 for h in "${TB_HOSTS[@]}"; do
     ns=$(host_netns "$h")
-    [ -e "/run/netns/$ns" ] && ip netns del "$ns"
+    if [ -e "/run/netns/$ns" ] && ! netns_in_use "$ns"; then
+        ip netns del "$ns"
+    fi
 done
 if [ $purge = 1 ]; then
-    log "removing $TB_LIBVIRT"
-    rm -rf "$TB_LIBVIRT"
+    for h in "${TB_HOSTS[@]}"; do
+        log "removing $(host_dir "$h")"
+        rm -rf "$(host_dir "$h")"
+    done
 fi
 exit 0

@@ -12,7 +12,7 @@ for h in "${TB_HOSTS[@]}"; do
     else
         state=down; rc=1
     fi
-    printf '%s: %s\n  uri: %s\n  netns: %s%s\n  migration_address: %s\n' "$h" "$state" "$(host_uri "$h")" \
+    printf '%s (%s): %s\n  uri: %s\n  netns: %s%s\n  migration_address: %s\n' "$h" "$TB_STACK" "$state" "$(host_uri "$h")" \
         "$ns" "$([ -e "/run/netns/$ns" ] || echo ' (absent)')" "$(host_addr "$h")"
     if [[ $state == up* ]]; then
         virsh -q -c "$(host_uri "$h")" list --all | sed 's/^/  /'

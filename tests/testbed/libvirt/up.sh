@@ -1,10 +1,17 @@
 #!/bin/bash
 # Bring up the two libvirt hosts of the test bed (idempotent). See README.md.
-#   tests/testbed/libvirt/up.sh        -> prints the hosts' URIs when both answer
+#   tests/testbed/libvirt/up.sh [--stack debian12|debian13]   -> prints the hosts' URIs when both answer
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root
 apt_ensure "${TB_APT_PACKAGES[@]}"
+chroot_root=""
+if [ "$TB_STACK" = debian13 ]; then
+    # shellcheck source=../lib/debian13.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/../lib/debian13.sh"
+    debian13_root_ensure
+    chroot_root=$DEBIAN13_ROOT
+fi
 dev_ensure /dev/net/tun tun "the test bed's guests have tap NICs (interface type ethernet/bridge)" || exit 1
 tb_lock
 
@@ -39,7 +46,7 @@ host_config() {
     for d in "${TB_LIBVIRT_DIRS[@]}"; do mkdir -p "$dir/$d"; done
     mkdir -p "$TB_IMAGES"
     cat > "$dir/etc/libvirtd.conf" <<CONF
-# s390x.kvm test bed: $h (written by tests/testbed/libvirt/up.sh)
+# s390x.kvm test bed: $h, stack $TB_STACK (written by tests/testbed/libvirt/up.sh)
 host_uuid = "$(host_uuid "$h")"
 unix_sock_rw_perms = "0700"
 auth_unix_ro = "none"
@@ -58,6 +65,8 @@ namespaces = [ ]
 stdio_handler = "file"
 migration_address = "$(host_addr "$h")"
 migration_host = "$(host_addr "$h")"
+migration_port_min = $(host_migration_ports "$h" | cut -d' ' -f1)
+migration_port_max = $(host_migration_ports "$h" | cut -d' ' -f2)
 CONF
 }
 
@@ -83,7 +92,7 @@ host_start() {
     # install: it would start the system libvirtd) even with user = "root": give the namespace its
     # own passwd/group with that user instead of changing the machine's.
     local ids=""
-    if ! getent passwd libvirt-qemu >/dev/null; then
+    if [ -z "$chroot_root" ] && ! getent passwd libvirt-qemu >/dev/null; then
         cp /etc/passwd "$dir/passwd" && cp /etc/group "$dir/group"
         grep -q '^libvirt-qemu:' "$dir/group" || echo "libvirt-qemu:x:64055:" >> "$dir/group"
         echo "libvirt-qemu:x:64055:64055:Libvirt Qemu (s390x.kvm test bed),,,:/var/lib/libvirt:/usr/sbin/nologin" >> "$dir/passwd"
@@ -92,7 +101,7 @@ host_start() {
     # shellcheck disable=SC2016
     # 9>&-: libvirtd must not inherit (and so hold forever) the set-up lock of tb_lock
     ip netns exec "$ns" unshare -m --propagation private /bin/bash -euc '
-        dir=$1 pidfile=$2 ids=$3; shift 3
+        dir=$1 pidfile=$2 ids=$3 root=$4 cache=$5; shift 5
         # The new namespace starts with a copy of every mount (the root namespace is private, so
         # later unmounts do not reach it). Drop the copies whose lifetime belongs to others: a FUSE
         # file system (its server never sees the last unmount while a copy lives here: molecule
@@ -100,16 +109,34 @@ host_start() {
         awk '"'"'$3 ~ /^fuse/ || $3 == "nsfs" { print $2 }'"'"' /proc/self/mounts | while read -r m; do
             umount -l "$m" 2>/dev/null || true
         done
+        if [ -n "$root" ]; then
+            # Debian 13: libvirtd of the root, chrooted, with the kernel file systems, this
+            # machine'"'"'s /tmp and the cache (images, kernels, the host directories) at their paths.
+            # The root is made a mount point first: virtiofsd'"'"'s sandbox remounts / (EINVAL on a
+            # plain directory).
+            mount --bind "$root" "$root"
+            mount -t proc proc "$root/proc"
+            mount --rbind /sys "$root/sys"
+            mount --rbind /dev "$root/dev"
+            mount -t tmpfs -o mode=0755 tmpfs "$root/run"
+            mount --rbind /tmp "$root/tmp"
+            mkdir -p "$root$cache"
+            mount --bind "$cache" "$root$cache"
+        fi
         for d in etc run lib log cache; do
-            mount --bind "$dir/$d" "$1"; shift
+            mkdir -p "$root$1"
+            mount --bind "$dir/$d" "$root$1"; shift
         done
         if [ -n "$ids" ]; then
             mount --bind "$dir/passwd" /etc/passwd
             mount --bind "$dir/group" /etc/group
         fi
         cd /
+        if [ -n "$root" ]; then
+            exec chroot "$root" /usr/sbin/libvirtd -d --pid-file "$pidfile"
+        fi
         exec /usr/sbin/libvirtd -d --pid-file "$pidfile"
-    ' host-start "$dir" "$(host_pidfile "$h")" "$ids" "${TB_LIBVIRT_TARGETS[@]}" 9>&-
+    ' host-start "$dir" "$(host_pidfile "$h")" "$ids" "$chroot_root" "$S390X_KVM_CACHE" "${TB_LIBVIRT_TARGETS[@]}" 9>&-
     for _ in $(seq 300); do
         host_ready "$h" && break
         sleep 0.1

@@ -5,12 +5,32 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
+import yaml
+
 HOST_ROOT = "/hostroot"
+VARS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "vars", "main.yml")
+# What each release must end up with, whatever the role's vars say (Debian 12's virtiofsd is QEMU's).
+EXPECTED = {
+    "12": ("libvirt-daemon-system", "qemu-system-misc", "mdevctl", "driverctl", "python3-libvirt"),
+    "13": ("libvirt-daemon-system", "qemu-system-s390x", "mdevctl", "driverctl", "python3-libvirt", "virtiofsd"),
+}
 
 
 def test_packages_installed(host):
-    for name in ("libvirt-daemon-system", "qemu-system-misc", "mdevctl", "driverctl", "python3-libvirt"):
+    release = host.system_info.release.split(".")[0]
+    with open(VARS) as handle:
+        wanted = yaml.safe_load(handle)["kvm_host__stacks"]["Debian-%s" % release]["packages"]
+    assert set(EXPECTED[release]) <= set(wanted), release
+    for name in wanted:
         assert host.package(name).is_installed, name
+
+
+def test_virtiofsd_where_libvirt_finds_it(host):
+    # the guest role finds it through the vhost-user descriptor (s390x.kvm.host_info)
+    descriptors = host.run("grep -l '\"fs\"' /usr/share/qemu/vhost-user/*.json").stdout.split()
+    assert descriptors, "no vhost-user descriptor of type fs"
 
 
 def test_libvirtd_enabled_and_running(host):
