@@ -330,3 +330,46 @@ def test_metadata_another_application_set_survives_a_redefine(host, cleanup):
     kept = host.conn().lookupByName(name).metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, nova,
                                                    libvirt.VIR_DOMAIN_AFFECT_CONFIG)
     assert "<n>vm1</n>" in kept
+
+
+def test_the_ovs_interfaceid_libvirt_generated_survives_a_redefine(host, cleanup):
+    """libvirt gives an Open vSwitch port without an interfaceid a random one; a re-define for
+    another change keeps it (the switch keeps the port)."""
+    import xml.etree.ElementTree as ET
+    name = "gx-ovs"
+    cleanup.append(name)
+    ovs = ("<interface type='bridge'><source bridge='ovsbr0'/><virtualport type='openvswitch'/>"
+           "<model type='virtio'/></interface>")
+
+    def interfaceid():
+        root = ET.fromstring(host.conn().lookupByName(name).XMLDesc(2))
+        return root.find("./devices/interface/virtualport/parameters").get("interfaceid")
+
+    xml = USER_XML.format(name=name, ns="", head="", mid="", devices=ovs)
+    assert module("domain", uri=host.uri, xml=xml, state="present")["changed"]
+    generated = interfaceid()
+    assert generated
+    assert module("domain", uri=host.uri, xml=xml, state="present")["changed"] is False
+    bigger = xml.replace("<memory unit='MiB'>256</memory>", "<memory unit='MiB'>320</memory>")
+    result = module("domain", uri=host.uri, xml=bigger, state="present")
+    assert [c["path"] for c in result["changes"]] == ["domain/memory/text()"], result
+    assert interfaceid() == generated
+
+
+def test_restart_needed_until_the_running_guest_is_started_anew(host, cleanup, bootable):
+    name = "gx-restart"
+    cleanup.append(name)
+    xml, _disk = bootable(name)
+    started = module("domain", uri=host.uri, xml=xml, state="running")
+    assert started["actions"] == ["define", "start"] and started["restart_needed"] is False, started
+    bigger = xml.replace("<memory unit='KiB'>393216</memory>", "<memory unit='KiB'>458752</memory>")
+    assert bigger != xml
+    redefined = module("domain", uri=host.uri, xml=bigger, state="running")
+    assert redefined["actions"] == ["define"] and redefined["restart_needed"] is True, redefined
+    # nothing changes on the next runs, and the guest still runs the old definition
+    again = module("domain", uri=host.uri, xml=bigger, state="running")
+    assert again["changed"] is False and again["restart_needed"] is True, again
+    assert module("domain", uri=host.uri, name=name, state="running", check=True)["restart_needed"] is True
+    module("domain", uri=host.uri, name=name, state="destroyed")
+    restarted = module("domain", uri=host.uri, xml=bigger, state="running")
+    assert restarted["actions"] == ["start"] and restarted["restart_needed"] is False, restarted

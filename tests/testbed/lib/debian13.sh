@@ -22,9 +22,11 @@ DEBIAN13_PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qem
     virtiofsd iproute2 python3 python3-venv python3-libvirt python3-apt ca-certificates
     systemd systemd-sysv dbus sudo procps)
 
+# The recipe: the packages, how the root is built (the functions' code, not this file's comments)
+# and the proxy CA it trusts.
 debian13_recipe() {
-    (echo "${DEBIAN13_PACKAGES[*]}"; cat "${BASH_SOURCE[0]}"; cat /usr/local/share/ca-certificates/*.crt 2>/dev/null) \
-        | sha256sum | cut -c1-12
+    (echo "${DEBIAN13_PACKAGES[*]}"; declare -f debian13_root_ensure debian13_chroot
+     cat /usr/local/share/ca-certificates/*.crt 2>/dev/null) | sha256sum | cut -c1-12
 }
 
 # debian13_chroot ROOT CMD...: CMD inside ROOT with the kernel's file systems, in a private mount
@@ -47,6 +49,15 @@ debian13_root_ensure() {
     recipe=$(debian13_recipe)
     [ "$(cat "$DEBIAN13_ROOT/.recipe" 2>/dev/null)" = "$recipe" ] && return 0
     need_root
+    # A libvirtd chrooted in the old root would lose its files under it.
+    local p
+    for p in /proc/[0-9]*; do
+        if [ "$(readlink "$p/root" 2>/dev/null)" = "$DEBIAN13_ROOT" ]; then
+            echo "the Debian 13 root must be rebuilt, but pid ${p#/proc/} runs in it: stop the test bed's Debian 13" \
+                "hosts first (tests/testbed/libvirt/down.sh --stack debian13)" >&2
+            return 1
+        fi
+    done
     apt_ensure debootstrap debian-archive-keyring
     start=$(date +%s)
     new=$DEBIAN13_ROOT.new
