@@ -463,6 +463,7 @@ _REMOVABLE_ATTRS = {
 # Attributes whose value the stored XML hides (or that are compared loosely).
 _HIDDEN_ATTRS = {"graphics": {"passwd"}}
 
+
 class HostDefaults(object):
     """What the connection fills in by itself that the XML alone cannot tell: the machines it offers
     (with the version each alias stands for) and the user-NIC backends its QEMU has. This base knows

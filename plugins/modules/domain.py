@@ -106,7 +106,7 @@ notes:
     every later one until the domain is started anew (it compares the running domain with its definition,
     less what only a running domain has). Use M(s390x.kvm.domain_device) for live device changes.
   - A machine alias (V(s390-ccw-virtio)) matches the versioned machine libvirt stored for it, whatever the
-    distribution calls it (V(s390-ccw-virtio-rhel9.6.0), V(s390-ccw-virtio-noble), V(s390-ccw-virtio-10.0)):
+    distribution calls it (V(s390-ccw-virtio-rhel9.6.0), V(s390-ccw-virtio-noble), V(s390-ccw-virtio-10.0));
     the host's capabilities say what the alias stands for. libvirt never moves a guest to a newer version by
     itself, and neither does this module; name the version to move it. A guest pinned to a versioned machine
     stays on it.
