@@ -27,6 +27,23 @@ run_stage() {
     fi
 }
 
+# The Debian 13 root (the second libvirt stack, the molecule image) downloads and installs while
+# the unit, sanity and lint stages run; the stages that use it wait for it.
+root_job=""
+if [[ " ${stages[*]} " == *" integration "* || " ${stages[*]} " == *" molecule "* ]]; then
+    apt_ensure debootstrap debian-archive-keyring
+    (source tests/testbed/lib/debian13.sh && debian13_root_ensure) > "$S390X_KVM_CACHE/debian13-root.log" 2>&1 &
+    root_job=$!
+fi
+debian13_root_wait() {
+    [ -n "$root_job" ] || return 0
+    if ! wait "$root_job"; then
+        log "building the Debian 13 root failed (the stage tries again):"
+        tail -n 20 "$S390X_KVM_CACHE/debian13-root.log" >&2
+    fi
+    root_job=""
+}
+
 for stage in "${stages[@]}"; do
     case $stage in
         unit)
@@ -38,8 +55,10 @@ for stage in "${stages[@]}"; do
         lint)
             run_stage lint ansible-lint --profile production ;;
         integration)
+            debian13_root_wait
             run_stage integration bash scripts/integration.sh ;;
         molecule)
+            debian13_root_wait
             run_stage molecule bash scripts/molecule.sh ;;
         *)
             echo "unknown stage $stage (allowed: unit sanity lint integration molecule)" >&2; exit 2 ;;
