@@ -106,6 +106,18 @@ tmpfs_ensure() {
     mountpoint -q "$1" || mount -t tmpfs -o "size=$2,nr_inodes=0" tmpfs "$1"
 }
 
+# root_apt_like_host ROOT: the machine's apt settings that reach the archive (proxy, validity
+# checks) and the CA of a TLS-intercepting proxy, copied into a root built with debootstrap; the
+# caller runs update-ca-certificates inside once ca-certificates is installed there.
+root_apt_like_host() {
+    apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy) ' \
+        | sed 's/$/;/' > "$1/etc/apt/apt.conf.d/99s390x-kvm-host" || true
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" > /dev/null; then
+        mkdir -p "$1/usr/local/share/ca-certificates"
+        cp /usr/local/share/ca-certificates/*.crt "$1/usr/local/share/ca-certificates/"
+    fi
+}
+
 # Packages every command needs: a controller Python with venv, and what libvirt-python builds with.
 BASE_APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev rsync ca-certificates)
 

@@ -33,10 +33,19 @@ debian_mirror() {
     echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# rootfs_for_container ROOTFS: a container has no console gettys or udev; keep systemd's boot short.
+rootfs_for_container() {
+    local unit
+    for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
+                systemd-remount-fs.service systemd-firstboot.service; do
+        ln -sf /dev/null "$1/etc/systemd/system/$unit"
+    done
+}
+
 image_ensure() {
     local recipe tarball rootfs start
     # The recipe: what goes in, plus this function's own text.
-    recipe=$( (echo "$IMAGE_PACKAGES"; declare -f image_ensure; cat /usr/local/share/ca-certificates/*.crt 2>/dev/null) | sha256sum | cut -c1-12)
+    recipe=$( (echo "$IMAGE_PACKAGES"; declare -f image_ensure rootfs_for_container root_apt_like_host; cat /usr/local/share/ca-certificates/*.crt 2>/dev/null) | sha256sum | cut -c1-12)
     if [ "$(podman image inspect --format '{{index .Config.Labels "s390x-kvm.recipe"}}' "$MOLECULE_IMAGE" 2>/dev/null)" = "$recipe" ]; then
         return 0
     fi
@@ -52,18 +61,12 @@ image_ensure() {
         rm -f "$rootfs/etc/apt/sources.list"
         cp /etc/apt/sources.list.d/*.sources "$rootfs/etc/apt/sources.list.d/" 2>/dev/null \
             || cp /etc/apt/sources.list "$rootfs/etc/apt/sources.list"
-        apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy) ' \
-            | sed 's/$/;/' >"$rootfs/etc/apt/apt.conf.d/99s390x-kvm-host" || true
         # HTTPS through the machine's TLS-intercepting proxy needs its CA inside too.
+        root_apt_like_host "$rootfs"
         if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
-            cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
             chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
         fi
-        # A container has no console gettys or udev; keep systemd's boot short.
-        for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
-                    systemd-remount-fs.service systemd-firstboot.service; do
-            ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
-        done
+        rootfs_for_container "$rootfs"
         rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
         tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
         rm -rf "$rootfs"
@@ -106,7 +109,7 @@ image_debian13_ensure() {
     # shellcheck source=../tests/testbed/lib/debian13.sh
     source "$S390X_KVM_ROOT/tests/testbed/lib/debian13.sh"
     debian13_root_ensure
-    recipe=$( (debian13_recipe; declare -f image_debian13_ensure) | sha256sum | cut -c1-12)
+    recipe=$( (debian13_recipe; declare -f image_debian13_ensure rootfs_for_container) | sha256sum | cut -c1-12)
     if [ "$(podman image inspect --format '{{index .Config.Labels "s390x-kvm.recipe"}}' "$MOLECULE_IMAGE_DEBIAN13" \
             2>/dev/null)" = "$recipe" ]; then
         return 0
@@ -115,13 +118,9 @@ image_debian13_ensure() {
     rootfs=$MOLECULE_CACHE/rootfs-debian13.tmp
     rm -rf "$rootfs"
     cp -a "$DEBIAN13_ROOT" "$rootfs"
-    # A container starts its services (the root keeps them from starting inside the test bed's chroot);
-    # no console gettys or udev, as in the Debian 12 image.
+    # A container starts its services (the root keeps them from starting inside the test bed's chroot).
     rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/.recipe" "$rootfs/.versions"
-    for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
-                systemd-remount-fs.service systemd-firstboot.service; do
-        ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
-    done
+    rootfs_for_container "$rootfs"
     tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
     rm -rf "$rootfs"
     log "podman import $MOLECULE_IMAGE_DEBIAN13"

@@ -160,12 +160,9 @@ def _started_mark(stack):
 
 def bring_up(stack):
     """Both hosts of a stack up (tests/testbed/libvirt/up.sh); a LibvirtHosts with their connections."""
-    env = dict(os.environ, TB_STACK=stack)
-    were_up = subprocess.run(["bash", os.path.join(SCRIPTS, "status.sh")], capture_output=True, text=True,
-                             timeout=60, env=env).returncode == 0
+    were_up = _run(["bash", os.path.join(SCRIPTS, "status.sh")], 60, stack).returncode == 0
     started = time.monotonic()
-    result = subprocess.run(["bash", os.path.join(SCRIPTS, "up.sh")], capture_output=True, text=True,
-                            timeout=1800, env=env)
+    result = _run(["bash", os.path.join(SCRIPTS, "up.sh")], 1800, stack)
     prerequisite(result.returncode == 0, "tests/testbed/libvirt/up.sh --stack %s failed (exit %d): %s" % (
         stack, result.returncode, (result.stdout + result.stderr)[-2000:]))
     if not were_up:
@@ -188,13 +185,13 @@ def take_down_if_last(users, stacks):
         return
     for stack in stacks:
         if os.path.exists(_started_mark(stack)) and not _keep_testbed():
-            subprocess.run(["bash", os.path.join(SCRIPTS, "down.sh")], capture_output=True, timeout=300,
-                           env=dict(os.environ, TB_STACK=stack))
+            _run(["bash", os.path.join(SCRIPTS, "down.sh")], 300, stack)
             os.unlink(_started_mark(stack))
 
 
-def _run(cmd, timeout):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+def _run(cmd, timeout, stack=None):
+    env = dict(os.environ, TB_STACK=stack) if stack else None
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def _prerequisites():

@@ -25,7 +25,7 @@ DEBIAN13_PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qem
 # The recipe: the packages, how the root is built (the functions' code, not this file's comments)
 # and the proxy CA it trusts.
 debian13_recipe() {
-    (echo "${DEBIAN13_PACKAGES[*]}"; declare -f debian13_root_ensure debian13_chroot
+    (echo "${DEBIAN13_PACKAGES[*]}"; declare -f debian13_root_ensure debian13_chroot root_apt_like_host
      cat /usr/local/share/ca-certificates/*.crt 2>/dev/null) | sha256sum | cut -c1-12
 }
 
@@ -70,12 +70,7 @@ debian13_root_ensure() {
         return 1
     fi
     # The machine's proxy settings, and the CA of a TLS-intercepting proxy, inside too.
-    apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy) ' \
-        | sed 's/$/;/' > "$new/etc/apt/apt.conf.d/99s390x-kvm-host" || true
-    if compgen -G "/usr/local/share/ca-certificates/*.crt" > /dev/null; then
-        mkdir -p "$new/usr/local/share/ca-certificates"
-        cp /usr/local/share/ca-certificates/*.crt "$new/usr/local/share/ca-certificates/"
-    fi
+    root_apt_like_host "$new"
     # No service starts inside: the test bed starts libvirtd itself.
     printf '#!/bin/sh\nexit 101\n' > "$new/usr/sbin/policy-rc.d"
     chmod 0755 "$new/usr/sbin/policy-rc.d"
