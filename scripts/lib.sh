@@ -30,13 +30,18 @@ apt_ensure() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     log "apt-get install ${missing[*]}"
-    # Also when the machine has no package lists (a fresh machine given a kept cache, apt-get clean).
-    if [ ! -f "$S390X_KVM_CACHE/.apt-updated" ] || [ -n "$(find "$S390X_KVM_CACHE/.apt-updated" -mmin +720 2>/dev/null)" ] \
-            || ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
-        apt-get update -q >/dev/null
-        mkdir -p "$S390X_KVM_CACHE" && touch "$S390X_KVM_CACHE/.apt-updated"
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    mkdir -p "$S390X_KVM_CACHE"
+    # One apt-get at a time: the test stages run side by side, and apt-get fails at once on a held lock.
+    (
+        flock -w 900 8 || { echo "apt_ensure: $S390X_KVM_CACHE/.apt.lock held for 900 s" >&2; exit 1; }
+        # Also when the machine has no package lists (a fresh machine given a kept cache, apt-get clean).
+        if [ ! -f "$S390X_KVM_CACHE/.apt-updated" ] || [ -n "$(find "$S390X_KVM_CACHE/.apt-updated" -mmin +720 2>/dev/null)" ] \
+                || ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+            apt-get update -q >/dev/null
+            touch "$S390X_KVM_CACHE/.apt-updated"
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    ) 8>"$S390X_KVM_CACHE/.apt.lock"
 }
 
 # dev_ensure DEVICE MODULE WHY: the character device DEVICE, loading MODULE when it is missing (a

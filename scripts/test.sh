@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # All tests: unit, sanity, lint, then the real-part suites (emulated Z host, libvirt, molecule).
-# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint integration molecule  (default: all)
+# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint artifact integration molecule  (default: all)
 # Installs what it needs on first use. In CI (CI=true) a missing prerequisite fails instead of skipping.
 source "$(dirname "$0")/lib.sh"
 base_setup
 cd "$S390X_KVM_ROOT"
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint integration molecule)
+[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint artifact integration molecule)
 failed=()
 declare -A took
 
@@ -35,6 +35,15 @@ if [[ " ${stages[*]} " == *" integration "* || " ${stages[*]} " == *" molecule "
     (source tests/testbed/lib/debian13.sh && debian13_root_ensure) > "$S390X_KVM_CACHE/debian13-root.log" 2>&1 &
     root_job=$!
 fi
+# The emulated Z host's tests need neither the Debian 13 root nor the other stages: their lane of
+# the integration stage starts now, beside the unit, sanity and lint stages (scripts/integration.sh).
+if [[ " ${stages[*]} " == *" integration "* ]]; then
+    mkdir -p "$S390X_KVM_CACHE/lanes"
+    rm -f "$S390X_KVM_CACHE/lanes/zhost.rc"
+    ( set +e; bash scripts/integration.sh --lane zhost > "$S390X_KVM_CACHE/lanes/zhost.log" 2>&1
+      echo $? > "$S390X_KVM_CACHE/lanes/zhost.rc" ) &
+    export S390X_KVM_ZHOST_LANE=started
+fi
 debian13_root_wait() {
     [ -n "$root_job" ] || return 0
     if ! wait "$root_job"; then
@@ -54,6 +63,8 @@ for stage in "${stages[@]}"; do
             run_stage sanity bash scripts/sanity.sh ;;
         lint)
             run_stage lint ansible-lint --profile production ;;
+        artifact)
+            run_stage artifact bash scripts/artifact.sh ;;
         integration)
             debian13_root_wait
             run_stage integration bash scripts/integration.sh ;;
@@ -61,7 +72,7 @@ for stage in "${stages[@]}"; do
             debian13_root_wait
             run_stage molecule bash scripts/molecule.sh ;;
         *)
-            echo "unknown stage $stage (allowed: unit sanity lint integration molecule)" >&2; exit 2 ;;
+            echo "unknown stage $stage (allowed: unit sanity lint artifact integration molecule)" >&2; exit 2 ;;
     esac
 done
 

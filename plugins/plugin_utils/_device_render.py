@@ -13,7 +13,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.s390x.kvm.plugins.filter.guest_model import GuestError, guest_model
+from ansible_collections.s390x.kvm.plugins.plugin_utils._guest_model import GuestError, guest_model
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),

@@ -28,13 +28,19 @@ class Run:
     def changed(self):
         return sum(1 for r in self.records if r["status"] == "ok" and r["result"].get("changed"))
 
+    def _found(self, name_part, host=None):
+        """Results of the tasks whose name contains ``name_part``: a loop's per-item results (as a
+        task without a loop gives its one result), else each task's; skipped ones left out."""
+        records = [r for r in self.records if name_part in r["task"] and (host is None or r["host"] == host)]
+        items = [r for r in records if r["status"] in ("item_ok", "item_failed")]
+        return [r["result"] for r in (items or records) if r["status"] not in ("skipped", "item_skipped")]
+
     def results(self, name_part):
-        return [r["result"] for r in self.records if name_part in r["task"] and r["status"] != "skipped"]
+        return self._found(name_part)
 
     def result(self, name_part, host=None):
         """The one result of the task whose name contains ``name_part`` (on ``host``)."""
-        found = [r["result"] for r in self.records if name_part in r["task"] and r["status"] != "skipped"
-                 and (host is None or r["host"] == host)]
+        found = self._found(name_part, host)
         assert len(found) == 1, "%d results for task %r%s:\n%s" % (
             len(found), name_part, " on %s" % host if host else "", self.text[-3000:])
         return found[0]

@@ -159,14 +159,17 @@ def _started_mark(stack):
 
 
 def bring_up(stack):
-    """Both hosts of a stack up (tests/testbed/libvirt/up.sh); a LibvirtHosts with their connections."""
-    were_up = _run(["bash", os.path.join(SCRIPTS, "status.sh")], 60, stack).returncode == 0
-    started = time.monotonic()
-    result = _run(["bash", os.path.join(SCRIPTS, "up.sh")], 1800, stack)
-    prerequisite(result.returncode == 0, "tests/testbed/libvirt/up.sh --stack %s failed (exit %d): %s" % (
-        stack, result.returncode, (result.stdout + result.stderr)[-2000:]))
-    if not were_up:
-        open(_started_mark(stack), "w").close()
+    """Both hosts of a stack up (tests/testbed/libvirt/up.sh); a LibvirtHosts with their connections.
+    One session at a time checks and brings a stack up (two up.sh at once would race)."""
+    with open(os.path.join(TB_CACHE, ".libvirt-start-%s.lock" % stack), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        were_up = _run(["bash", os.path.join(SCRIPTS, "status.sh")], 60, stack).returncode == 0
+        started = time.monotonic()
+        result = _run(["bash", os.path.join(SCRIPTS, "up.sh")], 1800, stack)
+        prerequisite(result.returncode == 0, "tests/testbed/libvirt/up.sh --stack %s failed (exit %d): %s" % (
+            stack, result.returncode, (result.stdout + result.stderr)[-2000:]))
+        if not were_up:
+            open(_started_mark(stack), "w").close()
     hosts = LibvirtHosts(LibvirtHost(name, addr, stack) for name, addr in HOSTS)
     for host in hosts:
         host.conn()

@@ -13,6 +13,7 @@ Registered by ``tests/conftest.py``. Fixture:
 Tests using it are marked ``@pytest.mark.zhost``.
 """
 
+import fcntl
 import json
 import os
 import shlex
@@ -30,6 +31,9 @@ ZHOST_SCRIPTS = os.path.join(ROOT, "tests", "testbed", "zhost")
 TB_CACHE = os.path.join(os.environ.get("S390X_KVM_CACHE", "/var/cache/s390x-kvm"), "testbed")
 ZHOST_DIR = os.path.join(TB_CACHE, "zhost")
 HOSTKEY_ALIAS = "s390x-kvm-zhost"     # as in tests/testbed/zhost/common.sh
+USERS_LOCK = os.path.join(TB_CACHE, ".zhost-users.lock")
+START_LOCK = os.path.join(TB_CACHE, ".zhost-start.lock")          # one up.sh at a time
+STARTED_MARK = os.path.join(TB_CACHE, ".zhost-started-by-pytest")
 
 
 def pytest_configure(config):
@@ -156,15 +160,34 @@ def zhost():
         subprocess.run(["modprobe", "tun"], capture_output=True, check=False)
     prerequisite(os.path.exists("/dev/net/tun"),
                  "no /dev/net/tun and 'modprobe tun' did not provide it (the Z host's network is a tap device)")
-    was_running = _running()
-    t0 = time.monotonic()
-    proc = _up()
-    took = time.monotonic() - t0
-    if proc.returncode != 0:
-        pytest.fail("tests/testbed/zhost/up.sh failed (rc %d) after %.0f s:\n%s\n%s"
-                    % (proc.returncode, took, proc.stdout[-3000:], proc.stderr[-6000:]), pytrace=False)
-    print("\nzhost: up.sh took %.1f s (%s)" % (took, "was running" if was_running else "started"))
-    host = ZHost()
-    yield host
-    if not was_running and not os.environ.get("S390X_KVM_KEEP_TESTBED"):
+    os.makedirs(TB_CACHE, exist_ok=True)
+    users = open(USERS_LOCK, "a")
+    fcntl.flock(users, fcntl.LOCK_SH)
+    try:
+        with open(START_LOCK, "a") as start:
+            fcntl.flock(start, fcntl.LOCK_EX)
+            was_running = _running()
+            t0 = time.monotonic()
+            proc = _up()
+            took = time.monotonic() - t0
+            if proc.returncode == 0 and not was_running:
+                open(STARTED_MARK, "w").close()
+        if proc.returncode != 0:
+            pytest.fail("tests/testbed/zhost/up.sh failed (rc %d) after %.0f s:\n%s\n%s"
+                        % (proc.returncode, took, proc.stdout[-3000:], proc.stderr[-6000:]), pytrace=False)
+        print("\nzhost: up.sh took %.1f s (%s)" % (took, "was running" if was_running else "started"))
+        yield ZHost()
+    finally:
+        _down_if_last(users)
+        users.close()
+
+
+def _down_if_last(users):
+    """The last session out stops the host, if a session started it."""
+    try:
+        fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while another session uses it
+    except OSError:
+        return
+    if os.path.exists(STARTED_MARK) and not os.environ.get("S390X_KVM_KEEP_TESTBED"):
         subprocess.run(["bash", os.path.join(ZHOST_SCRIPTS, "down.sh")], capture_output=True, timeout=120)
+        os.unlink(STARTED_MARK)

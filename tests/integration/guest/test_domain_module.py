@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.s390x.kvm.plugins.filter.guest_model import stable_mac
+from ansible_collections.s390x.kvm.plugins.plugin_utils._guest_model import stable_mac
 from tests.integration.guest.conftest import ROOT
 from tests.testbed.playbook import run_module as module
 from tests.testbed.pytest_libvirt import GuestConsole
@@ -22,7 +22,7 @@ MODULES = os.path.join(ROOT, "plugins", "modules")
 def render_role_xml(guest_vars, domain_type="qemu"):
     """XML the guest role renders for these variables (through its filter and templates)."""
     import jinja2
-    from ansible_collections.s390x.kvm.plugins.filter.guest_model import guest_model
+    from ansible_collections.s390x.kvm.plugins.plugin_utils._guest_model import guest_model
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROOT, "roles", "guest", "templates")),
                              trim_blocks=True, undefined=jinja2.StrictUndefined)
     return env.get_template("domain.xml.j2").render(guest__model=guest_model(guest_vars, domain_type=domain_type))

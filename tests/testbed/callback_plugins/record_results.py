@@ -14,7 +14,8 @@ type: aggregate
 short_description: Record task results as JSON lines (s390x.kvm integration tests)
 description:
   - Appends one JSON object per task result (task name, host, status, result) to the file named by
-    the environment variable C(S390X_KVM_RECORD).
+    the environment variable C(S390X_KVM_RECORD); a loop's items too (status C(item_ok), C(item_failed),
+    C(item_skipped)) beside the loop's result.
 """
 
 import json
@@ -47,5 +48,11 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_skipped(self, result):
         self._write(result, "skipped")
 
+    def v2_runner_item_on_ok(self, result):
+        self._write(result, "item_ok")
+
     def v2_runner_item_on_failed(self, result):
         self._write(result, "item_failed")
+
+    def v2_runner_item_on_skipped(self, result):
+        self._write(result, "item_skipped")

@@ -13,6 +13,10 @@ TB_CACHE=$S390X_KVM_CACHE/testbed
 KDIR=$TB_CACHE/kernel-6.12
 OUT=$TB_CACHE/guest
 KERNEL_SH=$S390X_KVM_ROOT/tests/testbed/lib/kernel.sh
+# Two test sessions may ask for the image at once (scripts/integration.sh's lanes): one builds it.
+mkdir -p "$TB_CACHE"
+exec 8>"$TB_CACHE/.guest-build.lock"
+flock 8
 
 if [ ! -f "$KERNEL_SH" ]; then
     echo "missing $KERNEL_SH (it provides the 6.12 s390x kernel, its modules and busybox)" >&2

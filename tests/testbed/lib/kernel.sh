@@ -31,6 +31,23 @@ kernel_ensure() {
         return 0
     fi
     need_root
+    mkdir -p "$TB_CACHE"
+    # The Z host's and the guest's builds may run at once (scripts/integration.sh's lanes): one fetches,
+    # the other waits and finds the kernel there.
+    local lock
+    exec {lock}>"$TB_CACHE/.kernel-fetch.lock"
+    flock "$lock"
+    if [ "${TB_KERNEL_REFRESH:-0}" != 1 ] && kernel_complete; then
+        exec {lock}>&-
+        return 0
+    fi
+    _kernel_fetch
+    local rc=$?
+    exec {lock}>&-
+    return $rc
+}
+
+_kernel_fetch() {
     apt_ensure kmod xz-utils
     local t0 pkg deb work version
     t0=$(date +%s)
