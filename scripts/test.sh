@@ -35,15 +35,6 @@ if [[ " ${stages[*]} " == *" integration "* || " ${stages[*]} " == *" molecule "
     (source tests/testbed/lib/debian13.sh && debian13_root_ensure) > "$S390X_KVM_CACHE/debian13-root.log" 2>&1 &
     root_job=$!
 fi
-# The emulated Z host's tests need neither the Debian 13 root nor the other stages: their lane of
-# the integration stage starts now, beside the unit, sanity and lint stages (scripts/integration.sh).
-if [[ " ${stages[*]} " == *" integration "* ]]; then
-    mkdir -p "$S390X_KVM_CACHE/lanes"
-    rm -f "$S390X_KVM_CACHE/lanes/zhost.rc"
-    ( set +e; bash scripts/integration.sh --lane zhost > "$S390X_KVM_CACHE/lanes/zhost.log" 2>&1
-      echo $? > "$S390X_KVM_CACHE/lanes/zhost.rc" ) &
-    export S390X_KVM_ZHOST_LANE=started
-fi
 debian13_root_wait() {
     [ -n "$root_job" ] || return 0
     if ! wait "$root_job"; then

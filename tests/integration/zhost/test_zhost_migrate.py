@@ -238,6 +238,7 @@ def bed(zhost):
                 break
             failures.append(released.get("msg"))
             print("  vfio_ccw state=absent failed, again: %s" % released.get("msg"))
+            time.sleep(10)     # the emulated device settles before the next probe
         step("clean-up: guests, nested hosts, mdevs", time.monotonic() - t)
         TIMES["module total"] = round(time.monotonic() - t_all, 1)
         print("\nzhost migrate, times (s): %s" % json.dumps(TIMES, indent=1))
