@@ -99,7 +99,8 @@ def test_every_package_has_a_source_and_every_need_a_package(key):
 @pytest.mark.parametrize("key", sorted(SOURCES))
 def test_the_libvirt_daemon_is_started_as_the_distribution_does(key):
     units = set(STACKS[key]["libvirt_units"])
-    if key.startswith("Debian-"):           # Debian and Ubuntu package the monolithic libvirtd
-        assert units == {"libvirtd.service"}
+    if key.startswith("Debian-"):           # Debian and Ubuntu package the monolithic libvirtd, socket activated
+        assert units == {"libvirtd.socket", "libvirtd-ro.socket", "libvirtd-admin.socket"}
+        assert STACKS[key]["libvirt_enabled"] == ["libvirtd.service"]
     else:                                   # RHEL 9+, SLES 15 SP6+: the modular daemons, socket activated
-        assert units == MODULAR
+        assert units == MODULAR and not STACKS[key].get("libvirt_enabled")

@@ -34,10 +34,13 @@ def test_virtiofsd_where_libvirt_finds_it(host):
 
 
 def test_libvirtd_enabled_and_running(host):
+    for socket in ("libvirtd.socket", "libvirtd-ro.socket", "libvirtd-admin.socket"):
+        assert host.service(socket).is_running, socket
+    # a client starts the daemon through its socket (it exits again after 120 s without one)
+    assert host.run("virsh --connect qemu:///system uri").stdout.strip() == "qemu:///system"
     libvirtd = host.service("libvirtd")
     assert libvirtd.is_enabled
     assert libvirtd.is_running
-    assert host.run("virsh --connect qemu:///system uri").stdout.strip() == "qemu:///system"
 
 
 def test_vfio_modules_at_boot(host):
