@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 
 from tests.testbed.prereq import prerequisite
+from tests.testbed.sharing import last_out, take_down_if_started
 
 try:
     import libvirt
@@ -144,13 +145,7 @@ class LibvirtHosts(list):
         return list.__getitem__(self, key)
 
 
-def _keep_testbed():
-    return os.environ.get("S390X_KVM_KEEP_TESTBED", "") not in ("", "0", "false", "no")
-
-
-# Several pytest sessions (e.g. two engineers' runs) may use the hosts at once: each holds a shared
-# lock on USERS_LOCK while it runs; the hosts are taken down only by the last session out, and only
-# if a fixture (not a person) brought them up (STARTED_MARK, one per stack).
+# Shared by several sessions (tests/testbed/sharing.py): USERS_LOCK for both stacks, a started mark per stack.
 USERS_LOCK = os.path.join(TB_CACHE, ".libvirt-users.lock")
 
 
@@ -182,14 +177,10 @@ def bring_up(stack):
 
 def take_down_if_last(users, stacks):
     """At the end of a session: the stacks a fixture brought up go down, if no other session uses them."""
-    try:
-        fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while another session uses them
-    except OSError:
+    if not last_out(users):
         return
     for stack in stacks:
-        if os.path.exists(_started_mark(stack)) and not _keep_testbed():
-            _run(["bash", os.path.join(SCRIPTS, "down.sh")], 300, stack)
-            os.unlink(_started_mark(stack))
+        take_down_if_started(_started_mark(stack), lambda: _run(["bash", os.path.join(SCRIPTS, "down.sh")], 300, stack))
 
 
 def _run(cmd, timeout, stack=None):

@@ -25,6 +25,7 @@ import time
 import pytest
 
 from tests.testbed.prereq import prerequisite
+from tests.testbed.sharing import last_out, take_down_if_started
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ZHOST_SCRIPTS = os.path.join(ROOT, "tests", "testbed", "zhost")
@@ -184,10 +185,6 @@ def zhost():
 
 def _down_if_last(users):
     """The last session out stops the host, if a session started it."""
-    try:
-        fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while another session uses it
-    except OSError:
-        return
-    if os.path.exists(STARTED_MARK) and not os.environ.get("S390X_KVM_KEEP_TESTBED"):
-        subprocess.run(["bash", os.path.join(ZHOST_SCRIPTS, "down.sh")], capture_output=True, timeout=120)
-        os.unlink(STARTED_MARK)
+    if last_out(users):
+        take_down_if_started(STARTED_MARK, lambda: subprocess.run(
+            ["bash", os.path.join(ZHOST_SCRIPTS, "down.sh")], capture_output=True, timeout=120))
