@@ -23,7 +23,11 @@ fi
 # Project-owned settings (runc, ulimits) instead of editing /etc/containers/containers.conf.
 export CONTAINERS_CONF=$S390X_KVM_ROOT/tests/molecule/containers.conf
 
-# -- base image: debootstrap + podman import, rebuilt only when the recipe changes ----------
+# -- base images: debootstrap + podman import, rebuilt only when the recipe changes ----------
+# The Debian 13 image (and rootfs_for_container, which the Debian 12 image uses too) is the test
+# bed's Debian 13 root, imported (shared with the execution environment, scripts/ee.sh).
+# shellcheck source=../tests/testbed/lib/debian13_image.sh
+source "$S390X_KVM_ROOT/tests/testbed/lib/debian13_image.sh"
 IMAGE_PACKAGES=python3,python3-apt,sudo,systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates
 
 debian_mirror() {
@@ -31,15 +35,6 @@ debian_mirror() {
     uri=$(grep -h -m1 -E '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | head -1)
     [ -n "$uri" ] || uri=$(grep -h -m1 -E '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -1)
     echo "${uri:-http://deb.debian.org/debian}"
-}
-
-# rootfs_for_container ROOTFS: a container has no console gettys or udev; keep systemd's boot short.
-rootfs_for_container() {
-    local unit
-    for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
-                systemd-remount-fs.service systemd-firstboot.service; do
-        ln -sf /dev/null "$1/etc/systemd/system/$unit"
-    done
 }
 
 image_ensure() {
@@ -102,38 +97,11 @@ PY
     export ANSIBLE_COLLECTIONS_PATH=$S390X_KVM_COLLECTIONS:$PODMAN_COLLECTIONS
 }
 
-# -- the Debian 13 image: the test bed's Debian 13 root (tests/testbed/lib/debian13.sh), imported ------
-MOLECULE_IMAGE_DEBIAN13=localhost/s390x-kvm-debian13:latest
-image_debian13_ensure() {
-    local recipe tarball rootfs
-    # shellcheck source=../tests/testbed/lib/debian13.sh
-    source "$S390X_KVM_ROOT/tests/testbed/lib/debian13.sh"
-    debian13_root_ensure
-    recipe=$( (debian13_recipe; declare -f image_debian13_ensure rootfs_for_container) | sha256sum | cut -c1-12)
-    if [ "$(podman image inspect --format '{{index .Config.Labels "s390x-kvm.recipe"}}' "$MOLECULE_IMAGE_DEBIAN13" \
-            2>/dev/null)" = "$recipe" ]; then
-        return 0
-    fi
-    tarball=$MOLECULE_CACHE/debian13-$recipe.tar
-    rootfs=$MOLECULE_CACHE/rootfs-debian13.tmp
-    rm -rf "$rootfs"
-    cp -a "$DEBIAN13_ROOT" "$rootfs"
-    # A container starts its services (the root keeps them from starting inside the test bed's chroot).
-    rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/.recipe" "$rootfs/.versions"
-    rootfs_for_container "$rootfs"
-    tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-    rm -rf "$rootfs"
-    log "podman import $MOLECULE_IMAGE_DEBIAN13"
-    podman import --change "LABEL s390x-kvm.recipe=$recipe" --change 'CMD ["/sbin/init"]' \
-        "$tarball" "$MOLECULE_IMAGE_DEBIAN13" >/dev/null
-    rm -f "$tarball"
-}
-
 podman_collection_ensure
 image_ensure
 # Only the scenarios with a Debian 13 platform need its image.
 if grep -qs "s390x-kvm-debian13" roles/*/molecule/default/molecule.yml; then
-    image_debian13_ensure
+    debian13_image_ensure
 fi
 
 # -- scenarios ----------------------------------------------------------------------------
