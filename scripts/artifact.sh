@@ -30,8 +30,9 @@ for path in MANIFEST.json FILES.json README.md CHANGELOG.md meta/runtime.yml met
         plugins/inventory/libvirt_guests.py roles/guest/meta/argument_specs.yml roles/guest/templates/domain.xml.j2; do
     grep -qx "$path" "$work/content" || missing+=("$path")
 done
-# The test bed, fixtures, scripts and molecule scenarios stay out (galaxy.yml build_ignore).
-unwanted=$(grep -E '^(tests/(testbed|integration|fixtures|molecule)|scripts|benchmarks|\.ci)/|/molecule/|\.tar\.gz$' \
+# The test bed, fixtures, scripts, molecule scenarios and the execution environment's definitions
+# stay out (galaxy.yml build_ignore).
+unwanted=$(grep -E '^(tests/(testbed|integration|fixtures|molecule)|scripts|benchmarks|ee|\.ci)/|/molecule/|\.tar\.gz$' \
     "$work/content" || true)
 if [ ${#missing[@]} -ne 0 ] || [ -n "$unwanted" ]; then
     echo "the tarball lacks: ${missing[*]:-nothing}" >&2
