@@ -23,8 +23,10 @@ Messages are read from the code, not listed by hand:
 
 A message's stable part is each literal fragment between its placeholders (``%s``, ``%r``, Jinja
 expressions) of at least MIN_FRAGMENT characters; the guide must contain every one of them (inline
-literal markup and line breaks aside). Messages without such a fragment (``"%s: %s"``) only pass
-on texts that are themselves extracted.
+literal markup and line breaks aside). A message without such a fragment (``"%s: %s"``) only wraps
+others, which are extracted where they are made.
+
+``python tests/unit/docs/test_troubleshooting.py`` lists the messages that have no entry yet.
 """
 
 from __future__ import absolute_import, division, print_function
