@@ -74,8 +74,8 @@ ee_build() {
                 tail -n 40 "$EE_CACHE/build.log" >&2
                 exit 1
             fi
-            log "built in $(( $(date +%s) - start )) s: $(podman image inspect --format '{{.Size}}' "$EE_IMAGE:$EE_VERSION" \
-                | awk '{ printf "%d MB", $1 / 1e6 }')"
+            log "built in $(( $(date +%s) - start )) s: $(podman image inspect --format '{{.Size}}' \
+                "$EE_IMAGE:$EE_VERSION" | awk '{ printf "%d MB", $1 / 1e6 }')"
             # The image this one replaces, and the stage images of earlier builds (they carry the
             # inputs label too); this build's stay as the next build's layer cache.
             if [ -n "$old_id" ]; then podman rmi "$old_id" >/dev/null 2>&1 || true; fi

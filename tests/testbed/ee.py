@@ -124,7 +124,8 @@ def check_image(image, tarball):
     libvirt binding import. Returns the facts; raises AssertionError otherwise."""
     facts = image_facts(image)
     want = tarball_identity(tarball)
-    where = {path: found["s390x.kvm"]["version"] for path, found in facts["collections"].items() if "s390x.kvm" in found}
+    where = {path: found["s390x.kvm"]["version"]
+             for path, found in facts["collections"].items() if "s390x.kvm" in found}
     assert where == {COLLECTIONS_DIR: want["version"]}, "s390x.kvm in the image: %s (want %s in %s)" % (
         where, want["version"], COLLECTIONS_DIR)
     assert facts["files_json_sha256"] == want["files_json_sha256"], \
