@@ -231,14 +231,12 @@ def _tasks(node):
     """Every task of a task list or play list, blocks and handlers included."""
     if isinstance(node, list):
         for item in node:
-            for task in _tasks(item):
-                yield task
+            yield from _tasks(item)
     elif isinstance(node, dict):
         yield node
         for key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers"):
             if key in node:
-                for task in _tasks(node[key]):
-                    yield task
+                yield from _tasks(node[key])
 
 
 def yaml_messages():
