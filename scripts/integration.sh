@@ -10,10 +10,11 @@
 # mostly one TCG vCPU or one ansible-playbook at a time; two run well on two cores). The two stacks
 # share the hosts' network namespaces (and the fault tests cut the link between them), so the
 # Debian 13 lane runs after the other two:
-#   zhost     the emulated Z host's tests
+#   zhost     the emulated Z host's tests (the discovery playbook on both controllers)
 #   debian12  the demo first (it reads the Z host while the zhost lane keeps it up), the libvirt and
 #             guest tests on the Debian 12 stack, the fleet simulation
-#   debian13  the libvirt and guest tests on the Debian 13 stack, then migration between the stacks
+#   debian13  the libvirt and guest tests on the Debian 13 stack, then migration between the stacks,
+#             with Ansible on the current controller (the newest ansible-core 2.2x, Python 3.13)
 # Each lane's output goes to $S390X_KVM_CACHE/lanes/NAME.log and is printed when the lane ends.
 source "$(dirname "$0")/lib.sh"
 base_setup
@@ -30,10 +31,11 @@ lane() {
             S390X_KVM_STACKS=debian12 run_pytest tests/integration/test_demo.py tests/integration/libvirt \
                 tests/integration/guest tests/integration/test_fleet_simulation.py --ignore="$between" ;;
         debian13)
+            # Ansible on the current controller too (scripts/current.sh): Debian 13 end to end.
             local rc=0
-            S390X_KVM_STACKS=debian13 run_pytest tests/integration/libvirt tests/integration/guest \
-                --ignore="$between" || rc=$?
-            run_pytest "$between" || rc=$?
+            S390X_KVM_CONTROLLER=current S390X_KVM_STACKS=debian13 run_pytest tests/integration/libvirt \
+                tests/integration/guest --ignore="$between" || rc=$?
+            S390X_KVM_CONTROLLER=current run_pytest "$between" || rc=$?
             return $rc ;;
         *)
             echo "unknown lane $1 (allowed: zhost debian12 debian13)" >&2; return 2 ;;

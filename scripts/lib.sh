@@ -123,8 +123,10 @@ root_apt_like_host() {
     fi
 }
 
-# Packages every command needs: a controller Python with venv, and what libvirt-python builds with.
-BASE_APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev rsync ca-certificates)
+# Packages every command needs: a controller Python with venv, what libvirt-python builds with, and
+# the FUSE library of the fleet simulation's kernel stand-in (tests/fixtures/kernel_watch.py, mfusepy).
+BASE_APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev rsync ca-certificates
+    libfuse3-3)
 
 base_setup() {
     need_root

@@ -35,6 +35,12 @@ class Run:
         items = [r for r in records if r["status"] in ("item_ok", "item_failed")]
         return [r["result"] for r in (items or records) if r["status"] not in ("skipped", "item_skipped")]
 
+    def controller(self):
+        """The ansible-core and Python versions that ran the playbook ({"ansible": ..., "python": ...})."""
+        found = [r["result"] for r in self.records if r["status"] == "controller"]
+        assert found, "no controller record:\n%s" % self.text[-3000:]
+        return found[0]
+
     def results(self, name_part):
         return self._found(name_part)
 
@@ -54,22 +60,44 @@ class Run:
         return msgs or [self.text[-3000:]]
 
 
-def run_playbook(playbook, inventory, record, extra_vars=None, options=(), timeout=900, env=None):
-    """Run ``ansible-playbook -i INVENTORY PLAYBOOK`` (a path or a collection playbook name such as
-    ``s390x.kvm.migrate``); ``record`` is the JSON-lines file the results go to (truncated first)."""
-    exe = shutil.which("ansible-playbook")
-    prerequisite(exe is not None, "ansible-playbook is not on PATH (source scripts/lib.sh; base_setup)")
-    if os.path.exists(record):
-        os.unlink(record)
+CONTROLLERS = ("baseline", "current")
+
+
+def ansible_command(tool, controller=None):
+    """The argv that runs an Ansible command-line tool (``ansible-playbook``, ``ansible``, ...) on a
+    controller: ``baseline`` (ansible-core 2.19 on Python 3.11, the venv on PATH) or ``current`` (the
+    newest ansible-core on Python 3.13, ``scripts/current.sh``). The default is S390X_KVM_CONTROLLER's,
+    else the baseline; scripts/integration.sh runs the Debian 13 lane on the current one."""
+    controller = controller or os.environ.get("S390X_KVM_CONTROLLER") or "baseline"
+    if controller not in CONTROLLERS:
+        raise ValueError("S390X_KVM_CONTROLLER=%s: allowed are %s" % (controller, ", ".join(CONTROLLERS)))
+    if controller == "current":
+        return ["bash", os.path.join(ROOT, "scripts", "current.sh"), "run", tool]
+    exe = shutil.which(tool)
+    prerequisite(exe is not None, "%s is not on PATH (source scripts/lib.sh; base_setup)" % tool)
+    return [exe]
+
+
+def recorded_env(record, env=None):
+    """The environment of a recorded run: every task result goes to ``record`` as a JSON line."""
     run_env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
                    ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="record_results",
                    S390X_KVM_RECORD=record, ANSIBLE_DEPRECATION_WARNINGS="0")
     run_env.update(env or {})
-    cmd = [exe, "-i", inventory, playbook] + list(options)
+    return run_env
+
+
+def run_playbook(playbook, inventory, record, extra_vars=None, options=(), timeout=900, env=None, controller=None):
+    """Run ``ansible-playbook -i INVENTORY PLAYBOOK`` (a path or a collection playbook name such as
+    ``s390x.kvm.migrate``) on ``controller`` (see ansible_command); ``record`` is the JSON-lines file
+    the results go to (truncated first)."""
+    if os.path.exists(record):
+        os.unlink(record)
+    cmd = ansible_command("ansible-playbook", controller) + ["-i", inventory, playbook] + list(options)
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=recorded_env(record, env), timeout=timeout, cwd=ROOT)
     seconds = time.monotonic() - started
     records = []
     if os.path.exists(record):

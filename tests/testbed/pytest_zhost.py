@@ -24,6 +24,7 @@ import time
 
 import pytest
 
+from tests.testbed.playbook import ansible_command
 from tests.testbed.prereq import prerequisite
 from tests.testbed.sharing import last_out, take_down_if_started
 
@@ -111,16 +112,15 @@ class ZHost:
         return json.loads(proc.stdout)
 
     # ------------------------------------------------------------------ ansible
-    def ansible(self, module, args=None, timeout=300, check=True, options=()):
-        """Run ``ansible -i INV zhost -m MODULE -a ARGS [OPTIONS]``; returns the host's result dict.
-        ``options`` are extra command-line options such as ``("--check", "--diff")``."""
-        ansible = shutil.which("ansible")
-        prerequisite(ansible is not None, "ansible is not on PATH (run scripts/test.sh or source scripts/lib.sh)")
+    def ansible(self, module, args=None, timeout=300, check=True, options=(), controller=None):
+        """Run ``ansible -i INV zhost -m MODULE -a ARGS [OPTIONS]`` on ``controller`` (see
+        tests/testbed/playbook.py ansible_command); returns the host's result dict. ``options`` are
+        extra command-line options such as ``("--check", "--diff")``."""
         tree = tempfile.mkdtemp(prefix="zhost-ansible-")
         env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
                    ANSIBLE_CALLBACK_TREE_DIR=tree, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal",
                    ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_HOST_KEY_CHECKING="1", ANSIBLE_NOCOLOR="1")
-        argv = [ansible, "-i", self.inventory, "zhost", "-m", module] + list(options)
+        argv = ansible_command("ansible", controller) + ["-i", self.inventory, "zhost", "-m", module] + list(options)
         if args:
             argv += ["-a", args if isinstance(args, str) else json.dumps(args)]
         try:

@@ -3,16 +3,14 @@ image directory (same path on both libvirt hosts), a Linux bridge and a veth pai
 device of macvtap: this kernel has no dummy driver) inside kvmhost1's network namespace, and a
 helper that runs ansible-playbook against an inventory written by the test."""
 
-import json
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 import yaml
 
-from tests.testbed.playbook import Run
+from tests.testbed.playbook import run_playbook
 from tests.testbed.prereq import prerequisite
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,7 +57,8 @@ class Playbook:
         self.runs = []
 
     def inventory(self, guests, **host_vars):
-        host = {"ansible_connection": "local", "ansible_python_interpreter": shutil.which("python") or "python3",
+        # The controller's own Python runs the modules (local connection), whichever controller it is.
+        host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                 "guest_uri": self.uri, "kvm_guests": guests}
         host.update(host_vars)
         path = os.path.join(self.workdir, "inventory-%d.yml" % len(self.runs))
@@ -67,25 +66,13 @@ class Playbook:
             yaml.safe_dump({"all": {"children": {"kvm_hosts": {"hosts": {"kvmhost1": host}}}}}, handle)
         return path
 
-    def run(self, guests, *args, **host_vars):
+    def run(self, guests, *args, env=None, **host_vars):
         """Run deploy_guests.yml; returns a Run (rc, text, records, changed, seconds)."""
-        exe = shutil.which("ansible-playbook")
-        prerequisite(exe is not None, "ansible-playbook is not on PATH (source scripts/lib.sh; base_setup)")
         record = os.path.join(self.workdir, "record-%d.jsonl" % len(self.runs))
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
-                   ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "tests", "testbed", "callback_plugins"),
-                   ANSIBLE_CALLBACKS_ENABLED="record_results", S390X_KVM_RECORD=record)
-        cmd = [exe, "-i", self.inventory(guests, **host_vars),
-               os.path.join(ROOT, "playbooks", "deploy_guests.yml")] + list(args)
-        started = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-        seconds = time.monotonic() - started
-        self.runs.append((cmd, proc.returncode, seconds))
-        records = []
-        if os.path.exists(record):
-            with open(record) as handle:
-                records = [json.loads(line) for line in handle if line.strip()]
-        return Run(proc.returncode, proc.stdout + proc.stderr, records, seconds)
+        run = run_playbook(os.path.join(ROOT, "playbooks", "deploy_guests.yml"), self.inventory(guests, **host_vars),
+                           record, options=args, timeout=600, env=env)
+        self.runs.append((args, run.rc, run.seconds))
+        return run
 
 
 @pytest.fixture(scope="module")

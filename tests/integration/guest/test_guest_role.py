@@ -229,8 +229,10 @@ def test_playbook_prepares_passthrough_devices_given_by_bus_id_first(acceptance,
     name = "gx-prepare"
     remove(host, name)
     spec = {"name": name, "memory_mib": 256, "hostdevs": [{"kind": "vfio-ccw", "bus_id": "0.0.E714"}]}
+    # ansible-core 2.21 and later return a module's arguments (invocation) only when asked to.
     run = playbook.run([spec, {"name": "gx-gone", "state": "absent",
-                               "hostdevs": [{"kind": "vfio-ccw", "bus_id": "0.0.0001"}]}])
+                               "hostdevs": [{"kind": "vfio-ccw", "bus_id": "0.0.0001"}]}],
+                       env={"ANSIBLE_INJECT_INVOCATION": "true"})
     assert run.rc != 0
     prepared = [r for r in run.records if "Bind vfio-ccw" in r["task"]]
     assert prepared and prepared[0]["result"]["invocation"]["module_args"]["devices"] == ["0.0.e714"], prepared

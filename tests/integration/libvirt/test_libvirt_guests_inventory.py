@@ -4,12 +4,12 @@ not start without the device), grouped by host, state and pass-through kind."""
 
 import json
 import os
-import shutil
 import subprocess
 import uuid as uuidlib
 
 import pytest
 
+from tests.testbed.playbook import ansible_command
 from tests.testbed.pytest_libvirt import create_disk, disk_xml, domain_xml
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(300)]
@@ -30,7 +30,7 @@ def test_guests_grouped_by_host_state_and_passthrough(basic_guest, libvirt_hosts
             handle.write("plugin: s390x.kvm.libvirt_guests\nhosts:\n  kvmhost1: %s\n  kvmhost2: %s\n" % (
                 host1.uri, host2.uri))
         env = dict(os.environ, ANSIBLE_INVENTORY_ENABLED="s390x.kvm.libvirt_guests")
-        proc = subprocess.run([shutil.which("ansible-inventory"), "-i", config, "--list"], capture_output=True,
+        proc = subprocess.run(ansible_command("ansible-inventory") + ["-i", config, "--list"], capture_output=True,
                               text=True, env=env, check=False)
         assert proc.returncode == 0, proc.stderr
         data = json.loads(proc.stdout)

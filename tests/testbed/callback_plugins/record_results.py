@@ -15,12 +15,15 @@ short_description: Record task results as JSON lines (s390x.kvm integration test
 description:
   - Appends one JSON object per task result (task name, host, status, result) to the file named by
     the environment variable C(S390X_KVM_RECORD); a loop's items too (status C(item_ok), C(item_failed),
-    C(item_skipped)) beside the loop's result.
+    C(item_skipped)) beside the loop's result. The first line says which controller ran the playbook
+    (status C(controller): the ansible-core and Python versions).
 """
 
 import json
 import os
+import platform
 
+from ansible import __version__ as ansible_version
 from ansible.plugins.callback import CallbackBase
 
 
@@ -38,6 +41,14 @@ class CallbackModule(CallbackBase):
                   "result": result.result}
         with open(path, "a") as handle:
             handle.write(json.dumps(record, default=str) + "\n")
+
+    def v2_playbook_on_start(self, playbook):
+        path = os.environ.get("S390X_KVM_RECORD")
+        if path:
+            with open(path, "a") as handle:
+                handle.write(json.dumps({"task": "", "host": "", "status": "controller",
+                                         "result": {"ansible": ansible_version,
+                                                    "python": platform.python_version()}}) + "\n")
 
     def v2_runner_on_ok(self, result):
         self._write(result, "ok")

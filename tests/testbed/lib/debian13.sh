@@ -16,16 +16,18 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/debs.sh"
 DEBIAN13_ROOT=$S390X_KVM_CACHE/roots/debian13
 # libvirt's monolithic daemon and QEMU driver (no libvirt-daemon-system: it would add users and
 # units a chroot does not need), QEMU for s390x guests, virtiofsd (its own package since Debian 13),
-# Python for the controller and the modules, and what a systemd container needs (molecule imports
-# the same root as its Debian 13 image).
+# Python for the controller and the modules (pip for the execution environment's build, the ssh
+# client for the controller's jobs against the emulated Z host, FUSE for the unit tests' kernel
+# stand-in), and what a systemd container needs
+# (molecule and the execution environment import the same root as their Debian 13 image).
 DEBIAN13_PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-s390x qemu-utils
-    virtiofsd iproute2 python3 python3-venv python3-libvirt python3-apt ca-certificates
-    systemd systemd-sysv dbus sudo procps)
+    virtiofsd iproute2 python3 python3-venv python3-pip python3-libvirt python3-apt openssh-client
+    libfuse3-4 ca-certificates systemd systemd-sysv dbus sudo procps)
 
 # The recipe: the packages, how the root is built (the functions' code, not this file's comments)
 # and the proxy CA it trusts.
 debian13_recipe() {
-    (echo "${DEBIAN13_PACKAGES[*]}"; declare -f debian13_root_ensure debian13_chroot root_apt_like_host
+    (echo "${DEBIAN13_PACKAGES[*]}"; declare -f debian13_root_ensure debian13_root_build debian13_chroot root_apt_like_host
      cat /usr/local/share/ca-certificates/*.crt 2>/dev/null) | sha256sum | cut -c1-12
 }
 
@@ -45,10 +47,23 @@ debian13_chroot() {
 }
 
 debian13_root_ensure() {
-    local recipe new start
+    local recipe
     recipe=$(debian13_recipe)
     [ "$(cat "$DEBIAN13_ROOT/.recipe" 2>/dev/null)" = "$recipe" ] && return 0
     need_root
+    mkdir -p "$(dirname "$DEBIAN13_ROOT")"
+    # One build at a time (the test stages and the execution environment's build may ask at once);
+    # who waited finds it built.
+    (
+        flock -w 1800 9 || { echo "debian13_root_ensure: $DEBIAN13_ROOT.lock held for 1800 s" >&2; exit 1; }
+        [ "$(cat "$DEBIAN13_ROOT/.recipe" 2>/dev/null)" = "$recipe" ] && exit 0
+        debian13_root_build "$recipe"
+    ) 9>"$DEBIAN13_ROOT.lock"
+}
+
+# debian13_root_build RECIPE: debootstrap, the packages, then the new root replaces the old one.
+debian13_root_build() {
+    local recipe=$1 new start
     # A libvirtd chrooted in the old root would lose its files under it.
     local p
     for p in /proc/[0-9]*; do
