@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# All tests: unit, sanity, lint, the release artifact, the current controller, then the real-part
-# suites (emulated Z host, libvirt, molecule).
-# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint artifact current integration molecule
+# All tests: unit, sanity, lint, the docsite, the release artifact, the current controller, then the
+# real-part suites (emulated Z host, libvirt, molecule).
+# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint docs artifact current integration molecule
 #                                      (default: all)
 # Installs what it needs on first use. In CI (CI=true) a missing prerequisite fails instead of skipping.
 source "$(dirname "$0")/lib.sh"
@@ -9,7 +9,7 @@ base_setup
 cd "$S390X_KVM_ROOT"
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint artifact current integration molecule)
+[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint docs artifact current integration molecule)
 failed=()
 declare -A took
 
@@ -56,6 +56,8 @@ for stage in "${stages[@]}"; do
             run_stage sanity bash scripts/sanity.sh ;;
         lint)
             run_stage lint ansible-lint --profile production ;;
+        docs)
+            run_stage docs bash scripts/docs.sh ;;
         artifact)
             run_stage artifact bash scripts/artifact.sh ;;
         current)
@@ -68,7 +70,7 @@ for stage in "${stages[@]}"; do
             debian13_root_wait
             run_stage molecule bash scripts/molecule.sh ;;
         *)
-            echo "unknown stage $stage (allowed: unit sanity lint artifact current integration molecule)" >&2; exit 2 ;;
+            echo "unknown stage $stage (allowed: unit sanity lint docs artifact current integration molecule)" >&2; exit 2 ;;
     esac
 done
 
