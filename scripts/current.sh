@@ -17,6 +17,12 @@ source "$S390X_KVM_ROOT/tests/testbed/lib/debian13.sh"
 CURRENT_VENV=$S390X_KVM_CACHE/venv-current
 CURRENT_REQUIREMENTS=$S390X_KVM_ROOT/requirements-current.txt
 
+# What the root shows at its own path: the checkout, the cache (test beds, sockets, keys, venv), /tmp,
+# $HOME, and the team's shared data beside the checkout when it is there (tests that read it skip
+# without it).
+CURRENT_BINDS=("$S390X_KVM_ROOT" "$S390X_KVM_CACHE" /tmp "$HOME")
+[ -d "$(dirname "$S390X_KVM_ROOT")/shared" ] && CURRENT_BINDS+=("$(dirname "$S390X_KVM_ROOT")/shared")
+
 # current_run CMD...: CMD in the Debian 13 root, in the directory it was called from, with a clean
 # environment but for the variables the tests and Ansible are configured with. A private mount
 # namespace: nothing stays mounted when it ends.
@@ -47,7 +53,7 @@ current_run() {
         done
         shift
         exec /usr/sbin/chroot "$root" /bin/sh -c '\''cd "$0" && exec "$@"'\'' "$dir" "$@"
-    ' current-run "$DEBIAN13_ROOT" "$PWD" "$S390X_KVM_ROOT" "$S390X_KVM_CACHE" /tmp "$HOME" -- "$@"
+    ' current-run "$DEBIAN13_ROOT" "$PWD" "${CURRENT_BINDS[@]}" -- "$@"
 }
 
 # current_ensure: the root, and the virtualenv rebuilt when its requirements or the root change.
