@@ -95,10 +95,14 @@ ee_create_aap() {
     ee_tools_ensure
     [ -f "$EE_TARBALL" ] || ee_tarball
     ee_create ee/aap/execution-environment.yml "$context"
-    grep -q '^ARG EE_BASE_IMAGE="registry.redhat.io/ansible-automation-platform-26/ee-minimal-rhel9:latest"' \
-        "$context/Containerfile"
-    grep -q '^ARG PKGMGR="/usr/bin/microdnf"' "$context/Containerfile"
-    [ -f "$context/_build/collections/s390x-kvm.tar.gz" ] && [ -f "$context/_build/exclude-bindep.txt" ]
+    local want
+    for want in 'ARG EE_BASE_IMAGE="registry.redhat.io/ansible-automation-platform-26/ee-minimal-rhel9:latest"' \
+            'ARG PKGMGR="/usr/bin/microdnf"' 'COPY _build/bindep.txt bindep.txt'; do
+        grep -qxF "$want" "$context/Containerfile" || { echo "ee/aap: no '$want' in $context/Containerfile" >&2; return 1; }
+    done
+    for want in collections/s390x-kvm.tar.gz exclude-bindep.txt; do
+        [ -f "$context/_build/$want" ] || { echo "ee/aap: the build context lacks _build/$want" >&2; return 1; }
+    done
     log "ansible-builder create ee/aap: $context/Containerfile"
 }
 
