@@ -11,8 +11,8 @@
 # share the hosts' network namespaces (and the fault tests cut the link between them), so the
 # Debian 13 lane runs after the other two:
 #   zhost     the emulated Z host's tests (the discovery playbook on both controllers)
-#   debian12  the demo first (it reads the Z host while the zhost lane keeps it up), the libvirt and
-#             guest tests on the Debian 12 stack, the fleet simulation
+#   debian12  the demo and the execution environment's jobs first (they read the Z host while the zhost
+#             lane keeps it up), the libvirt and guest tests on the Debian 12 stack, the fleet simulation
 #   debian13  the libvirt and guest tests on the Debian 13 stack, then migration between the stacks,
 #             with Ansible on the current controller (the newest ansible-core 2.2x, Python 3.13)
 # Each lane's output goes to $S390X_KVM_CACHE/lanes/NAME.log and is printed when the lane ends.
@@ -28,8 +28,9 @@ lane() {
         zhost)
             run_pytest tests/integration/zhost ;;
         debian12)
-            S390X_KVM_STACKS=debian12 run_pytest tests/integration/test_demo.py tests/integration/libvirt \
-                tests/integration/guest tests/integration/test_fleet_simulation.py --ignore="$between" ;;
+            S390X_KVM_STACKS=debian12 run_pytest tests/integration/test_demo.py tests/integration/ee \
+                tests/integration/libvirt tests/integration/guest tests/integration/test_fleet_simulation.py \
+                --ignore="$between" ;;
         debian13)
             # Ansible on the current controller too (scripts/current.sh): Debian 13 end to end.
             local rc=0

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# All tests: unit, sanity, lint, the docsite, the release artifact, the current controller, then the
-# real-part suites (emulated Z host, libvirt, molecule).
-# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint docs artifact current integration molecule
-#                                      (default: all)
+# All tests: unit, sanity, lint, the docsite, the release artifact, the execution environment, the
+# current controller, then the real-part suites (emulated Z host, libvirt, molecule).
+# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint docs artifact ee current integration
+#                                      molecule (default: all)
 # Installs what it needs on first use. In CI (CI=true) a missing prerequisite fails instead of skipping.
 source "$(dirname "$0")/lib.sh"
 base_setup
 cd "$S390X_KVM_ROOT"
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint docs artifact current integration molecule)
+[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint docs artifact ee current integration molecule)
 failed=()
 declare -A took
 
@@ -29,10 +29,11 @@ run_stage() {
     fi
 }
 
-# The Debian 13 root (the current controller, the second libvirt stack, the molecule image) downloads
-# and installs while the unit, sanity and lint stages run; the stages that use it wait for it.
+# The Debian 13 root (the execution environment's base, the current controller, the second libvirt
+# stack, the molecule image) downloads and installs while the unit, sanity and lint stages run; the
+# stages that use it wait for it.
 root_job=""
-if [[ " ${stages[*]} " =~ \ (current|integration|molecule)\  ]]; then
+if [[ " ${stages[*]} " =~ \ (ee|current|integration|molecule)\  ]]; then
     apt_ensure debootstrap debian-archive-keyring
     (source tests/testbed/lib/debian13.sh && debian13_root_ensure) > "$S390X_KVM_CACHE/debian13-root.log" 2>&1 &
     root_job=$!
@@ -60,6 +61,9 @@ for stage in "${stages[@]}"; do
             run_stage docs bash scripts/docs.sh ;;
         artifact)
             run_stage artifact bash scripts/artifact.sh ;;
+        ee)
+            debian13_root_wait
+            run_stage ee bash scripts/ee.sh ;;
         current)
             debian13_root_wait
             run_stage current bash scripts/current.sh ;;
@@ -70,7 +74,7 @@ for stage in "${stages[@]}"; do
             debian13_root_wait
             run_stage molecule bash scripts/molecule.sh ;;
         *)
-            echo "unknown stage $stage (allowed: unit sanity lint docs artifact current integration molecule)" >&2; exit 2 ;;
+            echo "unknown stage $stage (allowed: unit sanity lint docs artifact ee current integration molecule)" >&2; exit 2 ;;
     esac
 done
 
