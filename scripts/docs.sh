@@ -18,24 +18,7 @@ cd "$S390X_KVM_ROOT" || exit 1
 S390X_KVM_DOCS_VENV=$S390X_KVM_CACHE/venv-docs
 DOCS_BUILD=$S390X_KVM_CACHE/docs-build
 
-# docs_venv_ensure REQUIREMENTS_FILE: the docs virtualenv with those requirements, rebuilt only when
-# they change (lib.sh's venv_ensure, for a second virtualenv).
-docs_venv_ensure() {
-    local req=$1 stamp want
-    want=$(sha256sum "$req" | cut -c1-16)
-    stamp=$S390X_KVM_DOCS_VENV/.requirements-$want
-    [ -f "$stamp" ] && return 0
-    mkdir -p "$S390X_KVM_CACHE"
-    if [ ! -x "$S390X_KVM_DOCS_VENV/bin/python" ]; then
-        log "creating virtualenv $S390X_KVM_DOCS_VENV"
-        "$(controller_python)" -m venv "$S390X_KVM_DOCS_VENV"
-    fi
-    log "pip install -r ${req#"$S390X_KVM_ROOT"/} (docs virtualenv)"
-    "$S390X_KVM_DOCS_VENV/bin/pip" install -q --disable-pip-version-check -r "$req" 2> >(grep -v "is ignored: it is neither" >&2)
-    rm -f "$S390X_KVM_DOCS_VENV"/.requirements-* && touch "$stamp"
-}
-
-docs_venv_ensure "$S390X_KVM_ROOT/requirements-docs.txt"
+venv_ensure "$S390X_KVM_ROOT/requirements-docs.txt" "$S390X_KVM_DOCS_VENV"
 # antsibull-docs runs ansible-doc and ansible from PATH: the docs virtualenv's, on this checkout as s390x.kvm.
 export PATH=$S390X_KVM_DOCS_VENV/bin:$PATH
 collection=$S390X_KVM_COLLECTIONS/ansible_collections/s390x/kvm

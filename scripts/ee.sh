@@ -29,7 +29,7 @@ ee_tools_ensure() {
     apt_ensure podman runc containernetworking-plugins iptables
     # This machine's podman settings (runc, rlimits), shared with the molecule scenarios.
     export CONTAINERS_CONF=$S390X_KVM_ROOT/tests/molecule/containers.conf
-    S390X_KVM_VENV=$EE_VENV venv_ensure "$S390X_KVM_ROOT/requirements-ee.txt"
+    venv_ensure "$S390X_KVM_ROOT/requirements-ee.txt" "$EE_VENV"
 }
 
 # ee_tarball: `ansible-galaxy collection build` of this checkout, as released (galaxy.yml's build_ignore).

@@ -68,20 +68,22 @@ controller_python() {
     return 1
 }
 
-# venv_ensure REQUIREMENTS_FILE: a virtualenv with those requirements, rebuilt only when they change.
+# venv_ensure REQUIREMENTS_FILE [VENV]: a virtualenv (default: the controller's, $S390X_KVM_VENV) with
+# those requirements, rebuilt only when they change. The docs and the execution environment's tools
+# have virtualenvs of their own.
 venv_ensure() {
-    local req=$1 stamp want
+    local req=$1 venv=${2:-$S390X_KVM_VENV} stamp want
     want=$(sha256sum "$req" | cut -c1-16)
-    stamp=$S390X_KVM_VENV/.requirements-$want
+    stamp=$venv/.requirements-$want
     if [ ! -f "$stamp" ]; then
         mkdir -p "$S390X_KVM_CACHE"
-        if [ ! -x "$S390X_KVM_VENV/bin/python" ]; then
-            log "creating virtualenv $S390X_KVM_VENV"
-            "$(controller_python)" -m venv "$S390X_KVM_VENV"
+        if [ ! -x "$venv/bin/python" ]; then
+            log "creating virtualenv $venv"
+            "$(controller_python)" -m venv "$venv"
         fi
-        log "pip install -r ${req#"$S390X_KVM_ROOT"/}"
-        "$S390X_KVM_VENV/bin/pip" install -q --disable-pip-version-check -r "$req" 2> >(grep -v "is ignored: it is neither" >&2)
-        rm -f "$S390X_KVM_VENV"/.requirements-* && touch "$stamp"
+        log "pip install -r ${req#"$S390X_KVM_ROOT"/} (${venv#"$S390X_KVM_CACHE"/})"
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" 2> >(grep -v "is ignored: it is neither" >&2)
+        rm -f "$venv"/.requirements-* && touch "$stamp"
     fi
 }
 
