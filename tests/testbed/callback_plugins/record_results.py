@@ -16,7 +16,7 @@ description:
   - Appends one JSON object per task result (task name, host, status, result) to the file named by
     the environment variable C(S390X_KVM_RECORD); a loop's items too (status C(item_ok), C(item_failed),
     C(item_skipped)) beside the loop's result. The first line says which controller ran the playbook
-    (status C(controller): the ansible-core and Python versions).
+    (status C(controller), with the ansible-core and Python versions).
 """
 
 import json
