@@ -22,7 +22,6 @@ collection's own job (``module_utils/_libvirt/waiter.py``): the tests use it as 
 import fcntl
 import json
 import os
-import shutil
 import subprocess
 import time
 import uuid as uuidlib
@@ -31,7 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 
 from tests.testbed.prereq import prerequisite
-from tests.testbed.sharing import last_out, take_down_if_started
+from tests.testbed.sharing import last_out, session_dir, take_down_if_started
 
 try:
     import libvirt
@@ -515,6 +514,19 @@ class TestDomains:
         dom.create()
         return dom, GuestConsole(console), started
 
+    def start_migratable(self, name, ccw_mac, pci_mac):
+        """A running guest on kvmhost1 for the migration tests: virtio-blk and virtio-net on CCW, a
+        virtio-net-pci on zPCI (uid 5, fid 10) that migrate unplugs and replugs, a heartbeat on its
+        console; returns (domain name, GuestConsole) once the heartbeat runs."""
+        disk = create_disk(os.path.join(self.workdir, "%s-vda.qcow2" % name))
+        dom, console, _ = self.start(
+            self.hosts["kvmhost1"], name, disks=[disk_xml(disk, "vda", devno=0x0001)],
+            interfaces=[interface_xml(ccw_mac, devno=0x0002), zpci_interface_xml(pci_mac, uid=5, fid=10)],
+            balloon_devno=0x0003, cmdline_extra="tb.heartbeat=1")
+        console.wait("READY", timeout=240)
+        console.wait("HEARTBEAT", timeout=30)
+        return dom.name(), console
+
     def _remove(self, name):
         for host in self.hosts:
             try:
@@ -540,14 +552,7 @@ class TestDomains:
 def testbed_workdir():
     """$TB_CACHE/libvirt/images/pytest-<pid>: console logs and disks of this session, kept afterwards
     for inspection until a later session removes it. Same path on both hosts."""
-    os.makedirs(IMAGE_DIR, exist_ok=True)
-    for old in os.listdir(IMAGE_DIR):          # earlier sessions' directories (their pid is gone)
-        pid = old[len("pytest-"):]
-        if old.startswith("pytest-") and pid.isdigit() and not os.path.exists("/proc/%s" % pid):
-            shutil.rmtree(os.path.join(IMAGE_DIR, old), ignore_errors=True)
-    workdir = os.path.join(IMAGE_DIR, "pytest-%d" % os.getpid())
-    os.makedirs(workdir, exist_ok=True)
-    return workdir
+    return session_dir(IMAGE_DIR)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ which a started mark says."""
 
 import fcntl
 import os
+import shutil
 
 
 def keep_testbed():
@@ -26,3 +27,16 @@ def take_down_if_started(mark, take_down):
     if os.path.exists(mark) and not keep_testbed():
         take_down()
         os.unlink(mark)
+
+
+def session_dir(base):
+    """BASE/pytest-<pid>: this session's directory, kept after it for inspection; the directories of
+    earlier sessions (whose pid is gone) are removed, those of sessions still running are left."""
+    os.makedirs(base, exist_ok=True)
+    for old in os.listdir(base):
+        pid = old[len("pytest-"):]
+        if old.startswith("pytest-") and pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+            shutil.rmtree(os.path.join(base, old), ignore_errors=True)
+    path = os.path.join(base, "pytest-%d" % os.getpid())
+    os.makedirs(path, exist_ok=True)
+    return path

@@ -2,7 +2,6 @@
 to date by ``scripts/ee.sh build``) and a directory for the jobs' private data dirs."""
 
 import os
-import shutil
 import subprocess
 import time
 
@@ -10,6 +9,7 @@ import pytest
 
 from tests.testbed import ee
 from tests.testbed.prereq import prerequisite
+from tests.testbed.sharing import session_dir
 
 EE_SH = os.path.join(ee.ROOT, "scripts", "ee.sh")
 
@@ -36,12 +36,4 @@ def ee_image():
 def ee_jobs():
     """$S390X_KVM_CACHE/ee/jobs/pytest-<pid>: the private data dirs of this session's jobs (artifacts,
     events, reports), kept for inspection until a later session removes it."""
-    base = os.path.join(ee.EE_CACHE, "jobs")
-    os.makedirs(base, exist_ok=True)
-    for old in os.listdir(base):          # earlier sessions' directories (their pid is gone)
-        pid = old[len("pytest-"):]
-        if old.startswith("pytest-") and pid.isdigit() and not os.path.exists("/proc/%s" % pid):
-            shutil.rmtree(os.path.join(base, old), ignore_errors=True)
-    path = os.path.join(base, "pytest-%d" % os.getpid())
-    os.makedirs(path, exist_ok=True)
-    return path
+    return session_dir(os.path.join(ee.EE_CACHE, "jobs"))

@@ -12,7 +12,7 @@ import pytest
 
 from tests.testbed import ee
 from tests.testbed.playbook import LIBVIRT_INVENTORY
-from tests.testbed.pytest_libvirt import LIBVIRT_DIR, create_disk, disk_xml, interface_xml, zpci_interface_xml
+from tests.testbed.pytest_libvirt import LIBVIRT_DIR
 
 # The Debian 12 stack: libvirt 9.0 daemons, reached from the image's libvirt 11.3 client.
 pytestmark = [pytest.mark.libvirt, pytest.mark.stacks("debian12"), pytest.mark.timeout(900)]
@@ -30,17 +30,9 @@ DOMAIN_INFO = [{
 
 
 @pytest.fixture
-def ee_guest(s390x_domains, testbed_workdir):
+def ee_guest(s390x_domains):
     """A running guest on kvmhost1: virtio-blk and virtio-net on CCW, virtio-net-pci on zPCI."""
-    host = s390x_domains.hosts["kvmhost1"]
-    disk = create_disk(os.path.join(testbed_workdir, "tb-ee-vda.qcow2"))
-    dom, console, _ = s390x_domains.start(
-        host, "tb-ee", disks=[disk_xml(disk, "vda", devno=0x0001)],
-        interfaces=[interface_xml("52:54:00:5a:39:61", devno=0x0002), zpci_interface_xml(PCI_MAC, uid=5, fid=10)],
-        balloon_devno=0x0003, cmdline_extra="tb.heartbeat=1")
-    console.wait("READY", timeout=240)
-    console.wait("HEARTBEAT", timeout=30)
-    return dom.name(), console
+    return s390x_domains.start_migratable("tb-ee", "52:54:00:5a:39:61", PCI_MAC)
 
 
 def libvirt_job(data_dir, playbook, project, image, stack, extravars):

@@ -9,7 +9,6 @@ import libvirt
 import pytest
 
 from tests.testbed.playbook import LIBVIRT_INVENTORY, run_playbook
-from tests.testbed.pytest_libvirt import create_disk, disk_xml, interface_xml, zpci_interface_xml
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(900)]
 
@@ -18,16 +17,8 @@ PCI_KEY = "interface[%s]" % PCI_MAC
 
 
 @pytest.fixture
-def zpci_guest(s390x_domains, testbed_workdir):
-    host = s390x_domains.hosts["kvmhost1"]
-    disk = create_disk(os.path.join(testbed_workdir, "tb-mig-vda.qcow2"))
-    dom, console, _ = s390x_domains.start(
-        host, "tb-mig", disks=[disk_xml(disk, "vda", devno=0x0001)],
-        interfaces=[interface_xml("52:54:00:5a:39:51", devno=0x0002), zpci_interface_xml(PCI_MAC, uid=5, fid=10)],
-        balloon_devno=0x0003, cmdline_extra="tb.heartbeat=1")
-    console.wait("READY", timeout=240)
-    console.wait("HEARTBEAT", timeout=30)
-    return dom.name(), console
+def zpci_guest(s390x_domains):
+    return s390x_domains.start_migratable("tb-mig", "52:54:00:5a:39:51", PCI_MAC)
 
 
 def migrate(name, to, workdir, tag):
