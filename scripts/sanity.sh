@@ -7,14 +7,16 @@ source "$(dirname "$0")/lib.sh"
 base_setup
 apt_ensure git   # the copy takes git's file list; ansible-test lists the copy's files through git
 
+# A copy per checkout (as lib.sh's collections path): two checkouts' runs never delete each other's.
+checkout=$(basename "$S390X_KVM_COLLECTIONS")
 if [ "${1:-}" = --current ]; then
     shift
     python_version=3.13
-    work=$S390X_KVM_CACHE/sanity-current/ansible_collections/s390x/kvm
+    work=$S390X_KVM_CACHE/sanity-current/$checkout/ansible_collections/s390x/kvm
     in_controller() { bash "$S390X_KVM_ROOT/scripts/current.sh" run "$@"; }
 else
     python_version=3.11
-    work=$S390X_KVM_CACHE/sanity/ansible_collections/s390x/kvm
+    work=$S390X_KVM_CACHE/sanity/$checkout/ansible_collections/s390x/kvm
     in_controller() { "$@"; }
 fi
 
