@@ -22,6 +22,14 @@ Sources, all read under ``host_root``:
   (IPv4 routes per interface, net/ipv4/fib_trie.c fib_route_seq_show) and
   ``/proc/net/if_inet6`` (addresses with scope, net/ipv6/addrconf.c), pushed
   down through ``lower_*`` links and ``master`` links (bonds, VLANs, bridges).
+
+Fail closed: what cannot be read or resolved is recorded in ``unknown`` (one
+``{"source", "reason"}`` per cause: ``/sys/class/block`` or the mount table or
+``/proc/swaps`` missing or unreadable, a block mount or swap device that resolves
+to no block device, the root file system's device not found). Such a cause could
+hide a use of any block device, so it applies to every device that may hold one
+(``ccw_use``/``pci_use``: state ``unknown``); devices that cannot hold one (offline
+DASDs, PAV aliases, network devices, functions without a host driver) stay free.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,6 +37,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import os
 import re
 
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError, int_or_none
@@ -41,6 +50,13 @@ _LVM_LABEL = b"LABELONE"
 _LVM_TYPE = b"LVM2 001"
 # if_inet6 scope values (include/net/ipv6.h IPV6_ADDR_*): 0x20 link-local, 0x10 loopback (host).
 _LOCAL_SCOPES = ("10", "20")
+# PCI base class 01h: mass storage controller (PCI Code and ID Assignment Specification; Linux
+# include/linux/pci_ids.h PCI_BASE_CLASS_STORAGE). NVMe (0x010802) and virtio-blk (0x0100xx) are.
+_PCI_BASE_CLASS_STORAGE = 0x01
+# Drivers that leave a PCI function to no host block layer: vfio-pci hands it to a guest.
+_NO_HOST_DRIVERS = (None, "vfio-pci", "pci-stub")
+# The consequence named with each cause in the module warnings.
+_UNKNOWN_CONSEQUENCE = "devices that may hold a block device are reported as not free (host_use_state unknown)"
 
 
 class HostUsage(object):
@@ -56,6 +72,10 @@ class HostUsage(object):
         self.netdev_reasons = {}     # interface name -> [reason]
         self.ipl = {}
         self.warnings = []           # what could not be checked, for module.warn()
+        # Causes that could hide a use of any block device: [{"source": path, "reason": text}].
+        self.unknown = []
+        # Reasons in ccw_reasons/pci_reasons that say "could not be read", not "is used".
+        self._unproven = set()
         self._collect()
 
     # -- helpers ---------------------------------------------------------
@@ -137,6 +157,9 @@ class HostUsage(object):
 
     # -- collection ------------------------------------------------------
     def _collect(self):
+        # Without /sys/class/block no mount, swap or device-mapper stack leads to its device: the
+        # one cause says it all, the mount table's entries would each "resolve to nothing".
+        self._block_tree = self._check_block_tree()
         self._collect_mounts()
         self._collect_swaps()
         self._collect_device_mapper()
@@ -147,31 +170,112 @@ class HostUsage(object):
         self._project_blocks_to_hardware()
         self._project_netdevs_to_hardware()
 
+    # -- what could not be read or resolved --------------------------------
+    def _unknown(self, source, reason):
+        """Record a cause that could hide a use of any block device, and warn about it once."""
+        if any(u["reason"] == reason for u in self.unknown):
+            return
+        self.unknown.append({"source": source, "reason": reason})
+        self.warnings.append("cannot tell the host's use of its block devices: %s; %s" % (reason, _UNKNOWN_CONSEQUENCE))
+
+    def _read_lines(self, path):
+        """(lines, None), or ([], why) when the file is missing or unreadable (not when empty)."""
+        try:
+            return self.fs.read(path).splitlines(), None
+        except HostAccessError as err:
+            return [], _cannot(path, err)
+
+    def _check_block_tree(self):
+        try:
+            os.listdir(self.fs.path("/sys/class/block"))
+        except OSError as err:
+            reason = "%s (so mounts, swap and device-mapper stacks cannot be traced to their devices)" % _cannot(
+                "/sys/class/block", HostAccessError("/sys/class/block", err))
+            self._unknown("/sys/class/block", reason)
+            return False
+        return True
+
     def _collect_mounts(self):
-        seen = set()
-        for line in self.fs.lines("/proc/self/mountinfo"):
+        """Mark the devices of mounted file systems. mountinfo gives each mount's device number
+        (fs/proc_namespace.c show_mountinfo: MAJOR:MINOR of sb->s_dev), its type and source;
+        /proc/mounts (show_vfsmnt) only the source and type. Both list the same mount table;
+        /proc/mounts is also read for what mountinfo does not name (trees with only one)."""
+        info_lines, info_err = self._read_lines("/proc/self/mountinfo")
+        mounts_lines, mounts_err = self._read_lines("/proc/mounts")
+        if info_err and mounts_err:
+            reason = "%s and %s, so mounted file systems cannot be traced to their devices" % (info_err, mounts_err)
+            self._unknown("/proc/self/mountinfo", reason)
+            return
+        table = []      # (mount point, source, fs type, device number or None), in mount order
+        for line in info_lines:
+            # "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue" (proc(5)):
+            # optional fields end at the "-" separator, then type, source and super options.
             fields = line.split()
-            if len(fields) < 5 or fields[2].startswith("0:"):
+            if len(fields) < 7 or "-" not in fields[6:]:
                 continue
-            name = self._block_name_of_devnum(fields[2])
+            sep = fields.index("-", 6)
+            if len(fields) < sep + 3:
+                continue
+            table.append((_unescape(fields[4]), _unescape(fields[sep + 2]), fields[sep + 1], fields[2]))
+        named = set((point, source) for point, source, _type, _devnum in table)
+        for line in mounts_lines:
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            point, source = _unescape(fields[1]), _unescape(fields[0])
+            if (point, source) not in named:
+                table.append((point, source, fields[2], None))
+        root = None
+        for point, source, fstype, devnum in table:
+            name = None
+            if devnum and devnum.startswith("0:"):
+                devnum = None   # anonymous: no block device behind the number
+            if devnum:
+                name = self._block_name_of_devnum(devnum)
+            if not name:
+                name = self._block_name_of_path(source)
             if name:
-                seen.add((name, fields[4]))
-                self._mark_block(name, "mounted at %s" % _unescape(fields[4]))
-        for line in self.fs.lines("/proc/mounts"):
-            fields = line.split()
-            if len(fields) < 2:
-                continue
-            name = self._block_name_of_path(_unescape(fields[0]))
-            if name and (name, fields[1]) not in seen:
-                self._mark_block(name, "mounted at %s" % _unescape(fields[1]))
+                self._mark_block(name, "mounted at %s" % point)
+            resolved = bool(name) or not _is_block_mount(source, fstype, devnum)
+            if point == "/":
+                root = (source, devnum, resolved)     # the last mount on / is the one the host sees
+            elif not resolved and self._block_tree:
+                reason = "%s mounted at %s resolves to no block device%s" % (
+                    source, point, " (nor does its device number %s)" % devnum if devnum else "")
+                self._unknown(source, reason)
+        if not self._block_tree:
+            return
+        if root is None:
+            reason = "the mount table has no entry for /, so the root file system's device is unknown"
+            self._unknown("/proc/self/mountinfo" if not info_err else "/proc/mounts", reason)
+        elif not root[2]:
+            reason = "the root file system's device is unknown: %s mounted at / resolves to no block device%s" % (
+                root[0], " (nor does its device number %s)" % root[1] if root[1] else "")
+            self._unknown(root[0], reason)
 
     def _collect_swaps(self):
-        for line in self.fs.lines("/proc/swaps")[1:]:
+        lines, err = self._read_lines("/proc/swaps")
+        if err:
+            reason = "%s, so active swap cannot be ruled out" % err
+            self._unknown("/proc/swaps", reason)
+            return
+        for line in lines[1:]:
             fields = line.split()
-            if fields:
-                name = self._block_name_of_path(_unescape(fields[0]))
-                if name:
-                    self._mark_block(name, "active swap")
+            if not fields:
+                continue
+            # mm/swapfile.c swap_show: the path of the opened swap area (octal escapes, d_path's
+            # " (deleted)" when its node is gone) and "partition" for a block device, else "file".
+            path = _unescape(fields[0])
+            if path.endswith(" (deleted)"):
+                path = path[:-len(" (deleted)")]
+            name = self._block_name_of_path(path)
+            if name:
+                self._mark_block(name, "active swap")
+            elif len(fields) > 1 and fields[1] == "file":
+                continue   # a swap file lives in a file system the mount table already traced
+            elif self._block_tree:
+                reason = "swap device %s resolves to no block device" % path
+                self._unknown(path, reason)
 
     def _collect_device_mapper(self):
         for name in self.fs.listdir("/sys/class/block"):
@@ -238,6 +342,7 @@ class HostUsage(object):
                     continue
                 reason = "unknown: %s, so an LVM label of an inactive volume group cannot be ruled out" % err
                 self.warnings.append("%s; counted as used by the host (run as root: become: true)" % err)
+                self._unproven.add(reason)
                 self._mark_hardware(name, reason)
                 continue
             if labelled:
@@ -364,6 +469,87 @@ class HostUsage(object):
 
     def for_netdev(self, ifname):
         return list(self.netdev_reasons.get(ifname, []))
+
+    def ccw_use(self, bus_id):
+        """The host's use of a CCW device: see ``device_use``."""
+        return self.device_use(self.for_ccw(bus_id), lambda: self.ccw_may_hold_blocks(bus_id))
+
+    def pci_use(self, address, netdevs=()):
+        """The host's use of a PCI function and of its network interfaces: see ``device_use``."""
+        reasons = self.for_pci(address)
+        for netdev in netdevs:
+            reasons.extend(r for r in self.for_netdev(netdev) if r not in reasons)
+        return self.device_use(reasons, lambda: self.pci_may_hold_blocks(address))
+
+    def device_use(self, reasons, may_hold_blocks):
+        """``host_use_state``: ``used`` (a use is proven), ``unknown`` (none is proven, but a cause in
+        ``unknown`` could hide one, or a reason says the device could not be read) or ``free``;
+        ``in_use_by_host`` is true unless it is free, so a filter on it never takes a device that
+        is not proven free. ``host_use`` are the reasons, ``host_use_unknown`` the causes."""
+        unknown = [u["reason"] for u in self.unknown] if self.unknown and may_hold_blocks() else []
+        if any(r not in self._unproven for r in reasons):
+            state = "used"
+        else:
+            state = "unknown" if reasons or unknown else "free"
+        return {"in_use_by_host": state != "free", "host_use": reasons, "host_use_unknown": unknown,
+                "host_use_state": state}
+
+    def ccw_may_hold_blocks(self, bus_id):
+        """Whether a CCW device may hold a block device: registered (a vfio_ccw-bound or ignored
+        device is not on the ccw bus) and online, neither a ccwgroup member (qeth, ctcm, lcs: a
+        ``group_device`` link, ccwgroup.c) nor a PAV alias DASD (dasd_eckd.c dasd_eckd_alloc_block
+        allocates a block device for base devices only). An offline DASD holds none, and one in use
+        cannot be set offline (dasd.c dasd_generic_set_offline: -EBUSY while opened). What cannot
+        be read counts as may."""
+        if not self.fs.isdir("/sys/bus/ccw/devices"):
+            return True
+        base = "/sys/bus/ccw/devices/" + bus_id
+        if not self.fs.exists(base):
+            return False
+        if self.fs.readlink(base + "/group_device"):
+            return False
+        if self.fs.read(base + "/online", default="") == "0":
+            return False
+        return self.fs.read(base + "/alias", default="0") != "1"
+
+    def pci_may_hold_blocks(self, address):
+        """Whether a PCI function may hold a block device: bound to a host driver (not vfio-pci)
+        and of the mass storage class (NVMe, virtio-blk); an unreadable class counts as may."""
+        base = "/sys/bus/pci/devices/" + address
+        if self.fs.link_name(base + "/driver") in _NO_HOST_DRIVERS:
+            return False
+        pci_class = int_or_none(self.fs.read(base + "/class", default=""), 16)
+        return pci_class is None or pci_class >> 16 == _PCI_BASE_CLASS_STORAGE
+
+
+def unknown_reason(unknown):
+    """A refusal's text for a device whose use cannot be told (``host_use_unknown``)."""
+    return "cannot prove the host does not use it: %s" % "; ".join(unknown)
+
+
+def also_unknown_reason(unknown):
+    """What a refusal of a used device adds when other uses cannot be told either."""
+    return " (and cannot prove there is no other use: %s)" % "; ".join(unknown) if unknown else ""
+
+
+def _cannot(path, err):
+    """"<path> is missing" or "cannot read <path>: <why>" for a HostAccessError."""
+    if err.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "%s is missing" % path
+    return str(err)
+
+
+def _is_block_mount(source, fstype, devnum):
+    """Whether a mount sits on a block device, so it must resolve to one. A real device number
+    (``devnum``, major not 0) says so; an anonymous one (major 0, fs/super.c get_anon_bdev: tmpfs, proc, nfs,
+    overlay, ...) does not, but btrfs has one too (super.c btrfs_get_tree_super: set_anon_super_fc)
+    with its /dev source: a /dev source counts, except for FUSE, whose source is free text given by
+    the mounter (fuseblk has a real device). Without mountinfo only the source tells."""
+    if devnum:
+        return True
+    if fstype == "fuse" or fstype.startswith("fuse."):
+        return False
+    return source.startswith("/dev/")
 
 
 def _unescape(text):
