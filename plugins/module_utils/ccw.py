@@ -190,9 +190,7 @@ class CcwDiscovery(object):
         if dev["kind"] == "dasd":
             dev["dasd"] = self._dasd(base, driver, cutype, read)
         if self.usage is not None:
-            reasons = self.usage.for_ccw(bus_id)
-            dev["in_use_by_host"] = bool(reasons)
-            dev["host_use"] = reasons
+            dev.update(self.usage.ccw_use(bus_id))
         return dev
 
     def _dasd(self, base, driver, cutype, read):
@@ -228,8 +226,7 @@ class CcwDiscovery(object):
                 blocks.extend(dasd["partitions"])
         self.usage.mark_labelled_pvs(blocks)
         for dev in devices:
-            reasons = self.usage.for_ccw(dev["bus_id"])
-            dev["in_use_by_host"], dev["host_use"] = bool(reasons), reasons
+            dev.update(self.usage.ccw_use(dev["bus_id"]))
         return self.qeth_groups()
 
     # -- ccwgroup: qeth, ctcm, lcs ----------------------------------------------
@@ -325,6 +322,8 @@ class CcwDiscovery(object):
                 "in_use_by_host": dev.get("in_use_by_host", False),
                 "host_use": dev.get("host_use", []),
             })
+            if "host_use_state" in dev:
+                adapters[-1].update(host_use_unknown=dev["host_use_unknown"], host_use_state=dev["host_use_state"])
         return adapters
 
     # -- channel paths and cio_ignore ----------------------------------------

@@ -123,7 +123,7 @@ class ZpciDiscovery(object):
 
     @staticmethod
     def annotate_usage(functions, usage):
-        """Add in_use_by_host/host_use/carries_host_ip to each function."""
+        """Add in_use_by_host/host_use/host_use_unknown/host_use_state/carries_host_ip to each function."""
         names = []
         for func in functions:
             for disk in func["block_devices"]:
@@ -132,12 +132,9 @@ class ZpciDiscovery(object):
                 names.extend(p for p in usage.fs.listdir("/sys/class/block/" + disk) if p.startswith(disk + "p"))
         usage.mark_labelled_pvs(names)
         for func in functions:
-            reasons = usage.for_pci(func["address"])
-            for netdev in func["netdevs"]:
-                reasons.extend(r for r in usage.for_netdev(netdev) if r not in reasons)
-            func["carries_host_ip"] = any("carries the host" in r for r in reasons)
-            func["in_use_by_host"] = bool(reasons)
-            func["host_use"] = reasons
+            use = usage.pci_use(func["address"], func["netdevs"])
+            func["carries_host_ip"] = any("carries the host" in r for r in use["host_use"])
+            func.update(use)
 
     @classmethod
     def _children(cls, base):

@@ -19,6 +19,11 @@ description:
   - Marks the devices the host itself uses (mounted, swap, LVM physical volume, device-mapper, IPL
     device, network interfaces carrying the host's addresses) with the reason, so that later tasks
     do not hand them to guests.
+  - Fails closed. When the host's use of its block devices cannot be determined (no C(/sys/class/block),
+    neither C(/proc/self/mountinfo) nor C(/proc/mounts), no C(/proc/swaps), a mount or swap device that
+    resolves to no block device, the root file system's device unknown), each device that may hold a
+    block device is reported as not free (RV(devices[].host_use_state=unknown), with the causes in
+    RV(devices[].host_use_unknown)), and the module warns naming what could not be read.
   - Reads files only; never changes the host. Scales to 65,536 subchannels.
   - On a machine that is not an s390x host (no C(/sys/bus/css)) the module returns
     RV(s390x_host=false) with empty lists and a message, or fails if O(require_s390x=true).
@@ -81,6 +86,9 @@ options:
       - This reads the first 2 KiB of each online DASD partition reported to find LVM labels of
         inactive volume groups. That needs root; a device that cannot be read is reported as used by
         the host (the reason says why) with a warning, never as free on a guess.
+      - A device that may hold a block device (online, not a PAV alias or a member of a network group)
+        is not reported as free while something the host's use of block devices is read from cannot be
+        read or resolved; see RV(host_usage_unknown).
     type: bool
     default: true
 notes:
@@ -174,9 +182,20 @@ devices:
       type: dict
       sample: {type: ECKD, status: online, uid: IBM.750000000ABC12.1234.00, readonly: false, alias: false,
                use_diag: false, block_device: dasda, partitions: [dasda1]}
-    in_use_by_host: {description: "Whether the host uses the device.", type: bool, returned: when host_usage is true}
+    in_use_by_host: {description: "Whether the host uses the device or may use it: true unless it is proven free
+                                    (RV(devices[].host_use_state) is V(used) or V(unknown)).", type: bool,
+                     returned: when host_usage is true}
     host_use: {description: "Why the host uses it.", type: list, elements: str, returned: when host_usage is true,
                sample: ["/dev/dasda1: mounted at /", "IPL device (ccw)"]}
+    host_use_unknown: {description: "What could not be read or resolved that could hide a use of this device
+                                     (one text per cause, as in RV(host_usage_unknown)); empty when nothing was.",
+                       type: list, elements: str, returned: when host_usage is true, version_added: 0.4.0,
+                       sample: ["/sys/class/block is missing (so mounts, swap and device-mapper stacks cannot be traced
+                                 to their devices)"]}
+    host_use_state: {description: "V(used) when a use is proven (RV(devices[].host_use)), V(unknown) when none is
+                                   but one cannot be ruled out (RV(devices[].host_use_unknown), or a device that
+                                   could not be read), V(free) otherwise.", type: str,
+                     choices: [used, unknown, free], returned: when host_usage is true, version_added: 0.4.0}
 qeth:
   description:
     - qeth group devices (OSA, HiperSockets). Other ccwgroup devices (CTC, LCS) are not listed here;
@@ -194,7 +213,8 @@ zfcp:
   type: list
   elements: dict
   sample: [{bus_id: 0.0.1900, online: true, status: "0x5400050b", card_version: "0x0007", peer_wwpn: "0x0000000000000000",
-            ports: [{wwpn: "0x500507630300c562", luns: ["0x4010400000000000"]}], in_use_by_host: false, host_use: []}]
+            ports: [{wwpn: "0x500507630300c562", luns: ["0x4010400000000000"]}], in_use_by_host: false, host_use: [],
+            host_use_unknown: [], host_use_state: free}]
 channel_paths:
   description: Channel paths.
   returned: when channel_paths is gathered
@@ -212,11 +232,23 @@ ipl:
   returned: when host_usage is true
   type: dict
   sample: {type: ccw, device: 0.0.0100}
+host_usage_unknown:
+  description:
+    - What the host's use of block devices is read from but could not be read or resolved, one item per
+      cause; empty when everything could. Each cause applies to every device that may hold a block device.
+  returned: when host_usage is true
+  type: list
+  elements: dict
+  version_added: 0.4.0
+  contains:
+    source: {description: "The file, directory, mount source or swap device concerned.", type: str, sample: /sys/class/block}
+    reason: {description: "What could not be read or resolved, and what that hides.", type: str}
 summary:
   description: Counts of what was found.
   returned: always
   type: dict
-  sample: {subchannels: 12, devices: 10, dasds: 5, online: 8, qeth_groups: 2, zfcp_adapters: 1, channel_paths: 6, in_use_by_host: 4}
+  sample: {subchannels: 12, devices: 10, dasds: 5, online: 8, qeth_groups: 2, zfcp_adapters: 1, channel_paths: 6, in_use_by_host: 4,
+           host_use_unknown: 0}
 """
 
 import gc
@@ -247,6 +279,7 @@ def run(module):
     if params["host_usage"]:
         discovery.usage = HostUsage(fs)
         result["ipl"] = discovery.usage.ipl
+        result["host_usage_unknown"] = discovery.usage.unknown
 
     subchannels, devices = discovery.scan()
     qeth_groups = None
@@ -280,6 +313,7 @@ def run(module):
         result["cio_ignore"] = discovery.cio_ignore()
     if discovery.usage is not None:
         summary["in_use_by_host"] = sum(1 for d in devices if d["in_use_by_host"])
+        summary["host_use_unknown"] = sum(1 for d in devices if d["host_use_state"] == "unknown")
         for warning in discovery.usage.warnings:
             module.warn(warning)
     result["summary"] = summary

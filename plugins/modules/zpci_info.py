@@ -18,6 +18,12 @@ description:
     and device IDs, bound driver, network interfaces and NVMe namespaces.
   - Marks functions the host uses (mounted NVMe namespaces, network interfaces carrying the host's
     addresses, the NVMe IPL device) so that later tasks do not pass them through.
+  - Fails closed. When the host's use of its block devices cannot be determined (no C(/sys/class/block),
+    neither C(/proc/self/mountinfo) nor C(/proc/mounts), no C(/proc/swaps), a mount or swap device that
+    resolves to no block device, the root file system's device unknown), each mass storage function
+    bound to a host driver (NVMe, virtio-blk) is reported as not free
+    (RV(functions[].host_use_state=unknown), with the causes in RV(functions[].host_use_unknown)), and
+    the module warns naming what could not be read.
   - Reads files only; never changes the host.
   - On a host without zPCI functions (no C(function_id) attribute on any PCI function, as on x86)
     the module returns RV(s390x_host=false) with an empty list and a message, or fails if
@@ -122,13 +128,32 @@ functions:
     netdevs: {description: "Network interfaces of the function.", type: list, elements: str, sample: [eno1]}
     block_devices: {description: "NVMe namespaces of the function.", type: list, elements: str, sample: [nvme0n1]}
     carries_host_ip: {description: "Whether one of its interfaces carries the host's addresses.", type: bool, returned: when host_usage is true}
-    in_use_by_host: {description: "Whether the host uses the function.", type: bool, returned: when host_usage is true}
+    in_use_by_host: {description: "Whether the host uses the function or may use it: true unless it is proven free
+                                    (RV(functions[].host_use_state) is V(used) or V(unknown)).", type: bool,
+                     returned: when host_usage is true}
     host_use: {description: "Why the host uses it.", type: list, elements: str, returned: when host_usage is true}
+    host_use_unknown: {description: "What could not be read or resolved that could hide a use of this function
+                                     (one text per cause, as in RV(host_usage_unknown)); empty when nothing was.",
+                       type: list, elements: str, returned: when host_usage is true, version_added: 0.4.0}
+    host_use_state: {description: "V(used) when a use is proven (RV(functions[].host_use)), V(unknown) when none is
+                                   but one cannot be ruled out, V(free) otherwise.", type: str,
+                     choices: [used, unknown, free], returned: when host_usage is true, version_added: 0.4.0}
+host_usage_unknown:
+  description:
+    - What the host's use of block devices is read from but could not be read or resolved, one item per
+      cause; empty when everything could. Each cause applies to every function that may hold a block device.
+  returned: when host_usage is true
+  type: list
+  elements: dict
+  version_added: 0.4.0
+  contains:
+    source: {description: "The file, directory, mount source or swap device concerned.", type: str, sample: /sys/class/block}
+    reason: {description: "What could not be read or resolved, and what that hides.", type: str}
 summary:
   description: Counts.
   returned: always
   type: dict
-  sample: {functions: 2, in_use_by_host: 1, non_zpci_functions: 0}
+  sample: {functions: 2, in_use_by_host: 1, host_use_unknown: 0, non_zpci_functions: 0}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -158,6 +183,7 @@ def run(module):
     summary = {"functions": len(functions), "non_zpci_functions": non_zpci}
     if usage is not None:
         summary["in_use_by_host"] = sum(1 for f in functions if f["in_use_by_host"])
+        summary["host_use_unknown"] = sum(1 for f in functions if f["host_use_state"] == "unknown")
         for warning in usage.warnings:
             module.warn(warning)
     ambiguous = [f["address"] for f in functions if f["uid"] in selector.uids and f["uid_is_unique"] is not True]
@@ -165,7 +191,10 @@ def run(module):
         # without UID checking in the I/O configuration a UID names no function (often all are 0)
         module.warn("uids: selected %s by a UID that is not unique (uid_is_unique is not 1); select by fid or address instead"
                     % ", ".join(ambiguous))
-    return dict(changed=False, s390x_host=True, functions=functions, summary=summary)
+    result = dict(changed=False, s390x_host=True, functions=functions, summary=summary)
+    if usage is not None:
+        result["host_usage_unknown"] = usage.unknown
+    return result
 
 
 def main():

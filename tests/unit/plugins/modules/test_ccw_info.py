@@ -373,3 +373,56 @@ def test_md_members_and_every_btrfs_device_are_used(run_module, lpar):
     assert set(devices["0.1.0104"]["host_use"]) == {"/dev/dasdf1: mounted at /srv/btrfs",
                                                     "/dev/dasdf1: device of mounted btrfs file system %s" % fsid}
     assert devices["0.1.0101"]["in_use_by_host"] is False
+
+
+# -- failing closed: the host's use cannot be determined (issue 11, part 5) ------------------------
+
+UNKNOWN_CAUSES = {
+    "no_class_block": "/sys/class/block is missing (so mounts, swap and device-mapper stacks cannot be traced to their devices)",
+    "no_mount_table": "/proc/self/mountinfo is missing and /proc/mounts is missing, so mounted file systems cannot be "
+                      "traced to their devices",
+    "unresolved_swap": "swap device /dev/disk/by-id/ccw-IBM.750000000ABC12.0101.01-part1 resolves to no block device",
+    "root_unknown": "the root file system's device is unknown: /dev/root mounted at / resolves to no block device",
+}
+
+
+def degraded_small(tmp_path, *breaks):
+    from tests.fixtures.degraded import degrade
+    from tests.fixtures.sysfs_builder import build_host
+    from tests.unit.conftest import HOSTS
+    return degrade(str(build_host(os.path.join(HOSTS, "small_kvm_host.yml"), tmp_path / "host")), *breaks)
+
+
+def test_a_whole_host_reports_every_device_proven(run_module, small):
+    rc, res = run_module("ccw_info", host_root=small, gather=["devices", "zfcp"])
+    assert res["host_usage_unknown"] == [] and res["summary"]["host_use_unknown"] == 0
+    for dev in res["devices"] + res["zfcp"]:
+        assert dev["host_use_unknown"] == []
+        assert dev["host_use_state"] == ("used" if dev["host_use"] else "free"), dev["bus_id"]
+
+
+@pytest.mark.parametrize("brk", sorted(UNKNOWN_CAUSES))
+def test_devices_whose_use_cannot_be_told_are_not_reported_free(run_module, tmp_path, brk):
+    root = degraded_small(tmp_path, brk)
+    cause = UNKNOWN_CAUSES[brk]
+    rc, res = run_module("ccw_info", host_root=root, gather=["devices", "zfcp"])
+    assert rc == 0, res.get("msg")
+    devices = by_id(res["devices"])
+    # said per device: the free online DASD and the FCP adapter (its LUNs) may be in use
+    for bus_id in ("0.0.0105", "0.0.0200", "0.0.1900"):
+        dev = devices[bus_id]
+        assert (dev["in_use_by_host"], dev["host_use"], dev["host_use_unknown"], dev["host_use_state"]) == \
+            (True, [], [cause], "unknown"), bus_id
+    assert by_id(res["zfcp"])["0.0.1900"]["host_use_state"] == "unknown"
+    # a device with a proven use stays used, and says what else could not be told
+    assert devices["0.0.0100"]["host_use_state"] == "used" and devices["0.0.0100"]["host_use_unknown"] == [cause]
+    # devices that cannot hold a block device stay free: offline, PAV alias, qeth members
+    for bus_id in ("0.0.0104", "0.0.01ff", "0.0.f601"):
+        assert devices[bus_id]["host_use_state"] == "free" and devices[bus_id]["in_use_by_host"] is False, bus_id
+    assert res["host_usage_unknown"] == [dict(source=res["host_usage_unknown"][0]["source"], reason=cause)]
+    assert res["summary"]["host_use_unknown"] == sum(1 for d in res["devices"] if d["host_use_state"] == "unknown") >= 3
+    assert res["summary"]["in_use_by_host"] == sum(1 for d in res["devices"] if d["in_use_by_host"])
+    warnings = json.dumps(res.get("warnings", []))
+    assert json.dumps("cannot tell the host's use of its block devices: " + cause)[1:-1] in warnings
+    # the filter of the module's example takes no device that is not proven free
+    assert "0.0.0105" not in [d["bus_id"] for d in res["devices"] if not d["in_use_by_host"]]

@@ -252,3 +252,26 @@ def test_selecting_by_a_uid_that_is_not_unique_warns(run_module, lpar, small):
     assert "selected 0000:00:00.0, 0001:00:00.0, 0002:00:00.0 by a UID that is not unique" in json.dumps(res.get("warnings"))
     rc, res = run_module("zpci_info", host_root=small, uids=["0x10"], host_usage=False)
     assert rc == 0 and not res.get("warnings")
+
+
+def test_zpci_info_does_not_report_an_nvme_function_free_when_block_devices_cannot_be_traced(run_module, tmp_path):
+    """Without /sys/class/block the mount of /srv/nvme cannot be traced: the NVMe function is not free,
+    the RoCE function (no block device) is."""
+    import json
+    import os
+
+    from tests.fixtures.degraded import degrade
+    from tests.fixtures.sysfs_builder import build_host
+    from tests.unit.conftest import HOSTS
+    root = degrade(str(build_host(os.path.join(HOSTS, "small_kvm_host.yml"), tmp_path / "host")), "no_class_block")
+    rc, res = run_module("zpci_info", host_root=root)
+    assert rc == 0, res.get("msg")
+    funcs = dict((f["fid"], f) for f in res["functions"])
+    cause = "/sys/class/block is missing (so mounts, swap and device-mapper stacks cannot be traced to their devices)"
+    nvme, nic = funcs[0x20], funcs[0x10]
+    assert (nvme["in_use_by_host"], nvme["host_use"], nvme["host_use_unknown"], nvme["host_use_state"]) == \
+        (True, [], [cause], "unknown")
+    assert (nic["in_use_by_host"], nic["host_use_unknown"], nic["host_use_state"]) == (False, [], "free")
+    assert res["host_usage_unknown"] == [{"source": "/sys/class/block", "reason": cause}]
+    assert res["summary"]["host_use_unknown"] == 1 and res["summary"]["in_use_by_host"] == 1
+    assert "cannot tell the host's use of its block devices" in json.dumps(res.get("warnings", []))
