@@ -26,7 +26,9 @@ description:
     driverctl and mdevctl. These are written as files rather than through the tools so that
     check mode, diff mode and re-runs see exactly what is persisted.
   - Refuses, before changing anything, devices the host uses (mounted, swap, LVM physical volume,
-    device-mapper, IPL device), QDIO devices (OSA, HiperSockets, FCP) which vfio_ccw cannot drive,
+    device-mapper, IPL device) or may use because its use cannot be determined (an online DASD while
+    C(/sys/class/block), the mount table or C(/proc/swaps) cannot be read, or a mount or swap device
+    resolves to no block device; the refusal names what could not be read), QDIO devices (OSA, HiperSockets, FCP) which vfio_ccw cannot drive,
     PAV alias DASDs, devices a running guest uses as a disk, mdevs a guest (running or defined) refers to that the run
     would remove or replace, mdev UUIDs another device already has, unknown bus IDs, and devices on the
     C(cio_ignore) list unless O(free_ignored=true). A defined guest that has the device as a disk gives a
@@ -197,7 +199,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError
 from ansible_collections.s390x.kvm.plugins.module_utils.ccw import device_kind
 from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
-from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
+from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage, also_unknown_reason, unknown_reason
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import (
     DeviceLock, VfioError, derive_mdev_uuid, normalize_uuid)
 from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
@@ -287,9 +289,14 @@ def preflight(module, fs, vfio, usage, selected, uuids, users, owners):
             refusals.append("%s: a PAV alias DASD; pass its base device through instead" % bus_id)
             continue
         usage.probe_ccw_device(bus_id)
-        host_use = usage.for_ccw(bus_id)
-        if host_use:
-            refusals.append("%s: used by the host: %s" % (bus_id, "; ".join(host_use)))
+        use = usage.ccw_use(bus_id)
+        if use["host_use"]:
+            refusals.append("%s: used by the host: %s" % (bus_id, "; ".join(use["host_use"]))
+                            + also_unknown_reason(use["host_use_unknown"]))
+            continue
+        if use["host_use_unknown"]:
+            # Fail closed: a device the host may use is not taken on a guess (host_usage.py).
+            refusals.append("%s: %s" % (bus_id, unknown_reason(use["host_use_unknown"])))
             continue
         guests = guest_users_of(fs, usage, bus_id, s.mdevs + [m for m in s.persisted_mdevs if m not in s.mdevs], users)
         if params["state"] == "present":

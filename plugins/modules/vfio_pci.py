@@ -21,9 +21,12 @@ description:
   - Persistence (O(persist=true)) writes the driverctl override file C(/etc/driverctl.d/pci-<address>)
     that driverctl's udev rule applies at boot.
   - Refuses, before changing anything, functions the host uses (network interfaces carrying the
-    host's addresses, mounted NVMe namespaces or LVM physical volumes on them, the NVMe IPL device),
-    functions a running guest uses, functions a defined guest has as pass-through devices (O(state=absent)),
-    and selectors that match no function.
+    host's addresses, mounted NVMe namespaces or LVM physical volumes on them, the NVMe IPL device) or
+    may use because its use cannot be determined (a mass storage function on a host driver while
+    C(/sys/class/block), the mount table or C(/proc/swaps) cannot be read, or a mount or swap device
+    resolves to no block device; the refusal names what could not be read), functions a running guest
+    uses, functions a defined guest has as pass-through devices (O(state=absent)), and selectors that
+    match no function.
   - When a function of a batch fails, the functions already changed in this run are returned to
     their previous driver. A lock per function keeps concurrent runs apart.
 author:
@@ -133,7 +136,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError
 from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
-from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
+from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage, also_unknown_reason, unknown_reason
 from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio import DeviceLock, VfioError
 from ansible_collections.s390x.kvm.plugins.module_utils.vfio_pci import VFIO_PCI, VfioPci, hostdev_xml
@@ -175,8 +178,12 @@ def run(module):
     ZpciDiscovery.annotate_usage(chosen, usage)
     users = device_users(fs)
     for func in chosen:
-        if func["in_use_by_host"]:
-            refusals.append("%s (fid %s): used by the host: %s" % (func["address"], func["fid_hex"], "; ".join(func["host_use"])))
+        if func["host_use"]:
+            refusals.append("%s (fid %s): used by the host: %s" % (func["address"], func["fid_hex"], "; ".join(func["host_use"]))
+                            + also_unknown_reason(func["host_use_unknown"]))
+        elif func["host_use_unknown"]:
+            # Fail closed: a function the host may use is not taken on a guess (host_usage.py).
+            refusals.append("%s (fid %s): %s" % (func["address"], func["fid_hex"], unknown_reason(func["host_use_unknown"])))
         guests = users.get("pci:" + func["address"], [])
         running = [u["guest"] for u in guests if u["running"]]
         defined = [u["guest"] for u in guests if not u["running"]]

@@ -124,3 +124,62 @@ def test_check_mode_plans_without_changing(run_module, small):
     # the derived UUID is stable
     rc, again = run_module("vfio_ccw", host_root=small, devices=["0x104"], _ansible_check_mode=True)
     assert again["devices"][0]["uuid"] == dev["uuid"]
+
+
+# -- failing closed: the host's use cannot be determined (issue 11, part 5) ------------------------
+
+NO_CLASS_BLOCK = "/sys/class/block is missing (so mounts, swap and device-mapper stacks cannot be traced to their devices)"
+CAUSES = {
+    "no_class_block": NO_CLASS_BLOCK,
+    "no_mount_table": "/proc/self/mountinfo is missing and /proc/mounts is missing, so mounted file systems cannot be "
+                      "traced to their devices",
+    "unresolved_swap": "swap device /dev/disk/by-id/ccw-IBM.750000000ABC12.0101.01-part1 resolves to no block device",
+    "root_unknown": "the root file system's device is unknown: /dev/root mounted at / resolves to no block device",
+}
+
+
+def refused_unchanged(run_module, root, fragments, **args):
+    """Refused in check mode and in a real run, the tree unchanged to the byte (vfio_harness.tree_snapshot)."""
+    from tests.unit.vfio_harness import snapshot_diff, tree_snapshot
+    before = tree_snapshot(root)
+    for check in (True, False):
+        res = refused(run_module, root, fragments, _ansible_check_mode=check, **args)
+        assert snapshot_diff(before, tree_snapshot(root)) == []
+    return res
+
+
+@pytest.mark.parametrize("no_ipl", [False, True], ids=["root-dasd-is-ipl-device", "root-dasd-only-mounted"])
+def test_acceptance_without_class_block_the_dasd_holding_root_is_refused(run_module, small, no_ipl):
+    """Issue 11, part 5: on a host tree where /sys/class/block is missing, vfio_ccw refuses the DASD that
+    holds / with a message saying why, and changes nothing. Without the IPL device's mark (no_ipl) nothing
+    proves the use: the refusal is the missing directory's alone."""
+    from tests.fixtures.degraded import degrade
+    if no_ipl:
+        degrade(small, "no_ipl")
+        # with /sys/class/block the mount at / alone refuses it
+        refused_unchanged(run_module, small, ["0.0.0100: used by the host: /dev/dasda1: mounted at /"], devices=["0.0.0100"])
+    degrade(small, "no_class_block")
+    if no_ipl:
+        expected = "0.0.0100: cannot prove the host does not use it: " + NO_CLASS_BLOCK
+    else:
+        expected = "0.0.0100: used by the host: IPL device (ccw) (and cannot prove there is no other use: %s)" % NO_CLASS_BLOCK
+    res = refused_unchanged(run_module, small, ["refusing to change anything: " + expected], devices=["0.0.0100"])
+    assert res["refusals"] == [expected]
+
+
+@pytest.mark.parametrize("brk", sorted(CAUSES))
+def test_a_dasd_not_proven_free_is_refused_naming_what_could_not_be_read(run_module, small, brk):
+    from tests.fixtures.degraded import degrade
+    degrade(small, brk)
+    res = refused_unchanged(run_module, small, [], devices=["0.0.0104", "0.0.0105"], state="present")
+    # the offline DASD holds no block device: only the online one is refused, and the whole batch with it
+    assert res["refusals"] == ["0.0.0105: cannot prove the host does not use it: " + CAUSES[brk]]
+
+
+def test_an_offline_dasd_is_still_prepared_when_block_devices_cannot_be_traced(run_module, small):
+    """An offline DASD has no block device (and Linux sets none offline while it is open), so the
+    missing /sys/class/block hides no use of it."""
+    from tests.fixtures.degraded import degrade
+    degrade(small, "no_class_block")
+    rc, res = run_module("vfio_ccw", host_root=small, devices=["0.0.0104"], _ansible_check_mode=True)
+    assert rc == 0 and res["changed"] is True, res.get("msg")

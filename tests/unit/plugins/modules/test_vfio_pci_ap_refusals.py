@@ -75,3 +75,20 @@ def test_vfio_ap_check_mode_plan(run_module, small):
     assert res["steps"][1:5] == ["create matrix mdev %s" % res["uuid"], "assign adapter 0x03", "assign domain 0x06",
                                  "assign control domain 0x06"]
     assert snapshot(small) == before
+
+
+def test_vfio_pci_refuses_an_nvme_function_it_cannot_prove_free(run_module, small):
+    """Without /sys/class/block the mounted namespace cannot be traced: the NVMe function is refused naming
+    why (check mode too) and nothing changes; the RoCE function (no block device) can still be prepared."""
+    from tests.fixtures.degraded import degrade
+    from tests.unit.vfio_harness import snapshot_diff, tree_snapshot
+    degrade(small, "no_class_block")
+    before = tree_snapshot(small)
+    expected = ("0020:00:00.0 (fid 0x00000020): cannot prove the host does not use it: /sys/class/block is missing "
+                "(so mounts, swap and device-mapper stacks cannot be traced to their devices)")
+    for check in (True, False):
+        res = refused(run_module, "vfio_pci", small, [expected], fids=["0x20"], _ansible_check_mode=check)
+        assert res["refusals"] == [expected]
+        assert snapshot_diff(before, tree_snapshot(small)) == []
+    rc, res = run_module("vfio_pci", host_root=small, fids=["0x10"], _ansible_check_mode=True)
+    assert rc == 0 and res["changed"] is True, res.get("msg")
