@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The release artifact, as users get it: the changelog fragments linted, `ansible-galaxy collection
-# build` -> the tarball checked (what it must hold, what it must not), installed into an empty
+# The release artifact, as users get it (the changelog is the changelog stage's: scripts/changelog.sh):
+# `ansible-galaxy collection build` -> the tarball checked (what it must hold, what it must not), installed into an empty
 # collections path, and the discovery playbook run from there on the example host (a fixture tree),
 # with nothing of this checkout on the collections path.
 #   scripts/artifact.sh [OUTDIR]    (OUTDIR keeps the tarball; default: a temporary directory)
@@ -12,9 +12,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=${1:-$work/dist}
 mkdir -p "$out"
-
-log "antsibull-changelog lint"
-antsibull-changelog lint
 
 version=$(sed -n 's/^version: *//p' galaxy.yml)
 log "ansible-galaxy collection build (s390x.kvm $version)"

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# All tests: unit, sanity, lint, the docsite, the release artifact, the execution environment, the
-# current controller, then the real-part suites (emulated Z host, libvirt, molecule).
-# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint docs artifact ee current integration
-#                                      molecule (default: all)
+# All tests: unit, sanity, lint, the changelog, the docsite, the release artifact, the execution
+# environment, the current controller, then the real-part suites (emulated Z host, libvirt, molecule).
+# Usage: scripts/test.sh [stage ...]   stages: unit sanity lint changelog docs artifact ee current
+#                                      integration molecule (default: all)
 # Installs what it needs on first use. In CI (CI=true) a missing prerequisite fails instead of skipping.
 source "$(dirname "$0")/lib.sh"
 base_setup
 cd "$S390X_KVM_ROOT"
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint docs artifact ee current integration molecule)
+[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint changelog docs artifact ee current integration molecule)
 failed=()
 declare -A took
 
@@ -57,6 +57,8 @@ for stage in "${stages[@]}"; do
             run_stage sanity bash scripts/sanity.sh ;;
         lint)
             run_stage lint ansible-lint --profile production ;;
+        changelog)
+            run_stage changelog bash scripts/changelog.sh ;;
         docs)
             run_stage docs bash scripts/docs.sh ;;
         artifact)
@@ -74,7 +76,7 @@ for stage in "${stages[@]}"; do
             debian13_root_wait
             run_stage molecule bash scripts/molecule.sh ;;
         *)
-            echo "unknown stage $stage (allowed: unit sanity lint docs artifact ee current integration molecule)" >&2; exit 2 ;;
+            echo "unknown stage $stage (allowed: unit sanity lint changelog docs artifact ee current integration molecule)" >&2; exit 2 ;;
     esac
 done
 
