@@ -5,7 +5,7 @@ source "$(dirname "$0")/../scripts/lib.sh"
 base_setup
 apt_ensure libfuse3-3   # bench_vfio_batch serves its tree through FUSE (tests/fixtures/kernel_watch.py)
 dev_ensure /dev/fuse fuse "bench_vfio_batch serves its tree through FUSE" || exit 1
-cd "$S390X_KVM_ROOT"
+cd "$S390X_KVM_ROOT" || exit 1
 out=$S390X_KVM_CACHE/bench
 mkdir -p "$out"
 

@@ -6,7 +6,7 @@
 #   scripts/artifact.sh [OUTDIR]    (OUTDIR keeps the tarball; default: a temporary directory)
 source "$(dirname "$0")/lib.sh"
 base_setup
-cd "$S390X_KVM_ROOT"
+cd "$S390X_KVM_ROOT" || exit 1
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

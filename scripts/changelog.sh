@@ -3,7 +3,7 @@
 # history (changelogs/changelog.yaml) generates - checked in a copy, so the checkout is not touched.
 source "$(dirname "$0")/lib.sh"
 base_setup
-cd "$S390X_KVM_ROOT"
+cd "$S390X_KVM_ROOT" || exit 1
 
 log "antsibull-changelog lint"
 antsibull-changelog lint

@@ -97,7 +97,7 @@ case ${1:-stage} in
 esac
 collection_ensure
 controller_env
-cd "$S390X_KVM_ROOT"
+cd "$S390X_KVM_ROOT" || exit 1
 case ${1:-stage} in
     stage) current_stage ;;
     unit) shift; current_run python -m pytest -q -p no:cacheprovider tests/unit "$@" ;;

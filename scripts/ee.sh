@@ -12,7 +12,7 @@
 # virtualenv of their own ($S390X_KVM_CACHE/venv-ee), the Debian 13 base image (no registry).
 source "$(dirname "$0")/lib.sh"
 base_setup
-cd "$S390X_KVM_ROOT"
+cd "$S390X_KVM_ROOT" || exit 1
 
 EE_VENV=$S390X_KVM_CACHE/venv-ee
 EE_CACHE=$S390X_KVM_CACHE/ee

@@ -18,7 +18,7 @@
 # Each lane's output goes to $S390X_KVM_CACHE/lanes/NAME.log and is printed when the lane ends.
 source "$(dirname "$0")/lib.sh"
 base_setup
-cd "$S390X_KVM_ROOT"
+cd "$S390X_KVM_ROOT" || exit 1
 
 run_pytest() { python -m pytest -v -p no:cacheprovider --durations=0 "$@"; }
 

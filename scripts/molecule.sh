@@ -7,7 +7,7 @@
 # "ansible" wheel: no Galaxy). Fails when any scenario fails.
 source "$(dirname "$0")/lib.sh"
 base_setup
-cd "$S390X_KVM_ROOT"
+cd "$S390X_KVM_ROOT" || exit 1
 
 MOLECULE_CACHE=$S390X_KVM_CACHE/molecule
 MOLECULE_IMAGE=localhost/s390x-kvm-debian12:latest

@@ -30,7 +30,7 @@ rm -rf "$work" && mkdir -p "$work"
 (cd "$S390X_KVM_ROOT" && git ls-files -co --exclude-standard -z \
     | python "$S390X_KVM_ROOT/scripts/release_files.py" "$S390X_KVM_ROOT/galaxy.yml" \
     | rsync -a --from0 --files-from=- ./ "$work/")
-cd "$work"
+cd "$work" || exit 1
 # ansible-test lists a collection's files through git when it can (the Debian 13 root has no git:
 # there it walks the copy, which holds the same files).
 [ "$python_version" = 3.13 ] || { git init -q && git add -A >/dev/null; }

@@ -56,7 +56,7 @@ for stage in "${stages[@]}"; do
         sanity)
             run_stage sanity bash scripts/sanity.sh ;;
         lint)
-            run_stage lint ansible-lint --profile production ;;
+            run_stage lint bash scripts/lint.sh ;;
         changelog)
             run_stage changelog bash scripts/changelog.sh ;;
         docs)

@@ -5,7 +5,7 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 base_setup
 apt_ensure libfuse3-3
 dev_ensure /dev/fuse fuse "the fleet's hosts are served through FUSE" || exit 1
-cd "$S390X_KVM_ROOT"
+cd "$S390X_KVM_ROOT" || exit 1
 out=$S390X_KVM_CACHE/bench
 mkdir -p "$out"
 tmpfs_ensure "$out/tmpfs" 6g

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the settings are read by the scripts that source this file
 # Shared by build.sh / up.sh / down.sh / status.sh: layout and device configuration of the
 # emulated IBM Z host (Debian's s390x 6.12 kernel under qemu-system-s390x, TCG). Sourced, not run.
 
