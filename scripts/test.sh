@@ -8,8 +8,17 @@ source "$(dirname "$0")/lib.sh"
 base_setup
 cd "$S390X_KVM_ROOT"
 
+# Every stage but unit runs scripts/<stage>.sh; those in ROOT_STAGES use the Debian 13 root.
+ALL_STAGES=(unit sanity lint changelog docs artifact ee current integration molecule)
+ROOT_STAGES=(ee current integration molecule)
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit sanity lint changelog docs artifact ee current integration molecule)
+[ ${#stages[@]} -eq 0 ] && stages=("${ALL_STAGES[@]}")
+for stage in "${stages[@]}"; do
+    if [[ " ${ALL_STAGES[*]} " != *" $stage "* ]]; then
+        echo "unknown stage $stage (allowed: ${ALL_STAGES[*]})" >&2
+        exit 2
+    fi
+done
 failed=()
 declare -A took
 
@@ -33,11 +42,15 @@ run_stage() {
 # stack, the molecule image) downloads and installs while the unit, sanity and lint stages run; the
 # stages that use it wait for it.
 root_job=""
-if [[ " ${stages[*]} " =~ \ (ee|current|integration|molecule)\  ]]; then
-    apt_ensure debootstrap debian-archive-keyring
-    (source tests/testbed/lib/debian13.sh && debian13_root_ensure) > "$S390X_KVM_CACHE/debian13-root.log" 2>&1 &
-    root_job=$!
-fi
+needs_root() { [[ " ${ROOT_STAGES[*]} " == *" $1 "* ]]; }
+for stage in "${stages[@]}"; do
+    if needs_root "$stage"; then
+        apt_ensure debootstrap debian-archive-keyring
+        (source tests/testbed/lib/debian13.sh && debian13_root_ensure) > "$S390X_KVM_CACHE/debian13-root.log" 2>&1 &
+        root_job=$!
+        break
+    fi
+done
 debian13_root_wait() {
     [ -n "$root_job" ] || return 0
     if ! wait "$root_job"; then
@@ -48,36 +61,14 @@ debian13_root_wait() {
 }
 
 for stage in "${stages[@]}"; do
-    case $stage in
-        unit)
-            tmpfs_ensure "$S390X_KVM_CACHE/tmpfs" 6g
-            export SYSFS_BUILDER_BIG_DIR=$S390X_KVM_CACHE/tmpfs
-            run_stage unit python -m pytest -q -p no:cacheprovider --durations=5 tests/unit ;;
-        sanity)
-            run_stage sanity bash scripts/sanity.sh ;;
-        lint)
-            run_stage lint bash scripts/lint.sh ;;
-        changelog)
-            run_stage changelog bash scripts/changelog.sh ;;
-        docs)
-            run_stage docs bash scripts/docs.sh ;;
-        artifact)
-            run_stage artifact bash scripts/artifact.sh ;;
-        ee)
-            debian13_root_wait
-            run_stage ee bash scripts/ee.sh ;;
-        current)
-            debian13_root_wait
-            run_stage current bash scripts/current.sh ;;
-        integration)
-            debian13_root_wait
-            run_stage integration bash scripts/integration.sh ;;
-        molecule)
-            debian13_root_wait
-            run_stage molecule bash scripts/molecule.sh ;;
-        *)
-            echo "unknown stage $stage (allowed: unit sanity lint changelog docs artifact ee current integration molecule)" >&2; exit 2 ;;
-    esac
+    if [ "$stage" = unit ]; then
+        tmpfs_ensure "$S390X_KVM_CACHE/tmpfs" 6g
+        export SYSFS_BUILDER_BIG_DIR=$S390X_KVM_CACHE/tmpfs
+        run_stage unit python -m pytest -q -p no:cacheprovider --durations=5 tests/unit
+        continue
+    fi
+    needs_root "$stage" && debian13_root_wait
+    run_stage "$stage" bash "scripts/$stage.sh"
 done
 
 log "stage times (s): $(for s in "${stages[@]}"; do printf '%s=%s ' "$s" "${took[$s]:-0}"; done)"
