@@ -21,6 +21,8 @@ import time
 
 import yaml
 
+from tests.testbed.discover_report import EXAMPLE_HOST, check_report_file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.environ.get("S390X_KVM_CACHE", "/var/cache/s390x-kvm")
 EE_CACHE = os.path.join(CACHE, "ee")
@@ -34,7 +36,6 @@ COLLECTIONS_DIR = "/usr/share/ansible/collections/ansible_collections"
 COLLECTION_DIR = COLLECTIONS_DIR + "/s390x/kvm"
 # Podman's settings for this machine (runc, rlimits): the same file as the molecule scenarios'.
 CONTAINERS_CONF = os.path.join(ROOT, "tests", "molecule", "containers.conf")
-EXAMPLE_HOST = os.path.join(ROOT, "tests", "fixtures", "hosts", "small_kvm_host.yml")
 
 
 def podman_env(env=None):
@@ -247,38 +248,6 @@ def run_job(data_dir, playbook, project, inventory, image=IMAGE, extravars=None,
 
 # --------------------------------------------------------------------------- the example host
 
-def expected_devices(description=EXAMPLE_HOST):
-    """What discovery must find on a fixture host, from its description (tests/fixtures/README.md):
-    the CCW devices (DASDs not handed to vfio_ccw, FCP, every qeth device), zPCI function ids, AP
-    queues (card x domain) and vfio_ap matrix mdevs."""
-    with open(description) as handle:
-        host = yaml.safe_load(handle)
-    ccw = {d["busid"] for d in host.get("dasd", []) if not d.get("vfio_ccw")}
-    ccw |= {z["busid"] for z in host.get("zfcp", [])}
-    ccw |= {busid for q in host.get("qeth", []) for busid in q["devices"]}
-    ap = host.get("ap", {})
-    return {
-        "ccw": ccw,
-        "zpci": {int(p["fid"], 16) for p in host.get("pci", [])},
-        "apqns": {"%02x.%04x" % (card["id"], dom) for card in ap.get("cards", []) for dom in card["domains"]},
-        "matrix_mdevs": {m["uuid"] for m in ap.get("vfio_ap", {}).get("mdevs", [])},
-    }
-
-
-def check_report(report, expected):
-    """A report of s390x.kvm.discover against :func:`expected_devices`; a one-line summary."""
-    ccw = {d["bus_id"] for d in report["ccw"]["devices"]}
-    zpci = {f["fid"] for f in report["zpci"]["functions"]}
-    apqns = {q["apqn"] for q in report["ap"]["queues"]}
-    mdevs = {m["uuid"] for m in report["ap"]["matrix_mdevs"]}
-    for what, found in (("ccw", ccw), ("zpci", zpci), ("apqns", apqns), ("matrix_mdevs", mdevs)):
-        assert found == expected[what], "%s: the report has %s, the host %s" % (what, sorted(found),
-                                                                               sorted(expected[what]))
-    dasds = [d for d in report["ccw"]["devices"] if d["kind"] == "dasd"]
-    return "%d CCW devices (%d DASDs), %d zPCI functions, %d AP queues, %d vfio_ap matrix mdevs" % (
-        len(ccw), len(dasds), len(zpci), len(apqns), len(mdevs))
-
-
 def example_job(work, image=IMAGE, description=EXAMPLE_HOST):
     """s390x.kvm.discover in the image on the example host (a fixture sysfs tree built from
     ``description``, bind-mounted read-only), the report written to the private data dir. Returns
@@ -324,8 +293,7 @@ def main(argv=None):
         if not job.ok:
             sys.stderr.write(job.text()[-6000:] + "\n")
             raise SystemExit("the job ended %s (rc %d): %s" % (job.status, job.rc, "; ".join(job.failures())[:2000]))
-        with open(report) as handle:
-            summary = check_report(json.load(handle), expected_devices())
+        summary = check_report_file(report)
         print("job %s in %.1f s; report: %s" % (job.status, job.seconds, summary))
 
 
