@@ -79,8 +79,7 @@ current_ensure() {
 
 current_stage() {
     local rc=0
-    tmpfs_ensure "$S390X_KVM_CACHE/tmpfs" 6g
-    export SYSFS_BUILDER_BIG_DIR=$S390X_KVM_CACHE/tmpfs
+    big_trees_env
     log "the current controller: $(current_run ansible --version | head -n 1), $(current_run python --version)"
     log "unit tests (current controller)"
     current_run python -m pytest -q -p no:cacheprovider tests/unit || rc=1

@@ -113,6 +113,12 @@ tmpfs_ensure() {
     mountpoint -q "$1" || mount -t tmpfs -o "size=$2,nr_inodes=0" tmpfs "$1"
 }
 
+# big_trees_env: the unit tests' big fixture trees (65,536 subchannels) go to a tmpfs of the cache.
+big_trees_env() {
+    tmpfs_ensure "$S390X_KVM_CACHE/tmpfs" 6g
+    export SYSFS_BUILDER_BIG_DIR=$S390X_KVM_CACHE/tmpfs
+}
+
 # root_apt_like_host ROOT: the machine's apt settings that reach the archive (proxy, validity
 # checks) and the CA of a TLS-intercepting proxy, copied into a root built with debootstrap; the
 # caller runs update-ca-certificates inside once ca-certificates is installed there.

@@ -62,8 +62,7 @@ debian13_root_wait() {
 
 for stage in "${stages[@]}"; do
     if [ "$stage" = unit ]; then
-        tmpfs_ensure "$S390X_KVM_CACHE/tmpfs" 6g
-        export SYSFS_BUILDER_BIG_DIR=$S390X_KVM_CACHE/tmpfs
+        big_trees_env
         run_stage unit python -m pytest -q -p no:cacheprovider --durations=5 tests/unit
         continue
     fi
