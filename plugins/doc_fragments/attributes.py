@@ -15,7 +15,7 @@ attributes:
     support: full
     description: Reads only; check mode returns the same result.
   diff_mode:
-    support: none
+    support: N/A
     description: Nothing changes, so there is nothing to diff.
   idempotent:
     support: full
@@ -30,4 +30,23 @@ options:
       - Fail instead of returning an empty result when the host is not an s390x host.
     type: bool
     default: false
+"""
+
+    # The action groups (meta/runtime.yml): modules that share options, for module_defaults.
+    ACTIONGROUP_HOST = r"""
+attributes:
+  action_group:
+    description: Use C(group/s390x.kvm.host) in C(module_defaults) to set O(host_root) for every host module at once.
+    support: full
+    membership:
+      - s390x.kvm.host
+"""
+
+    ACTIONGROUP_LIBVIRT = r"""
+attributes:
+  action_group:
+    description: Use C(group/s390x.kvm.libvirt) in C(module_defaults) to set the connection (O(uri)) for every libvirt module at once.
+    support: full
+    membership:
+      - s390x.kvm.libvirt
 """

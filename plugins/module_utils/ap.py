@@ -20,11 +20,11 @@ __metaclass__ = type
 import json
 import re
 
-from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none
-from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import hostdev_owners
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none, is_uuid
+from ansible_collections.s390x.kvm.plugins.module_utils.guest_usage import hostdev_owners
 
 MASK_BITS = 256
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CARD_RE = re.compile(r"^card([0-9a-f]{2})$")
 _QUEUE_RE = re.compile(r"^([0-9a-f]{2})\.([0-9a-f]{4})$")
 # A card's hwtype must be at least 10 (CEX4) for vfio_ap (vfio-ap.rst).
@@ -82,8 +82,8 @@ def parse_ids(values, option):
             text = value.strip().lower()
             number = int_or_none(text[2:], 16) if text.startswith("0x") else int_or_none(text, 10)
         if number is None or not 0 <= number < MASK_BITS:
-            raise ValueError("%s: %r is not an AP number; allowed: 0-255 as a number, decimal text or 0x hex (0x00-0xff)"
-                             % (option, value))
+            raise DeviceIdError("%s: %r is not an AP number; allowed: 0-255 as a number, decimal text or 0x hex (0x00-0xff)"
+                                % (option, value))
         ids.append(number)
     return ids
 
@@ -188,7 +188,7 @@ class ApDiscovery(object):
         owners = hostdev_owners(fs)
         found = {}
         for name in fs.listdir(parent):
-            if not _UUID_RE.match(name):
+            if not is_uuid(name):
                 continue
             base = "%s/%s/" % (parent, name)
             found[name] = {
@@ -201,7 +201,7 @@ class ApDiscovery(object):
                                     if d is not None],
             }
         for name in fs.listdir("/etc/mdevctl.d/matrix"):
-            if not _UUID_RE.match(name):
+            if not is_uuid(name):
                 continue
             try:
                 config = json.loads(fs.read("/etc/mdevctl.d/matrix/" + name, default="{}"))

@@ -27,10 +27,9 @@ __metaclass__ = type
 
 import gc
 import os
-import re
 
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdSet, parse_cio_ignore
-from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none, is_uuid, override_or_none
 
 SUBCHANNEL_TYPES = {0: "io", 1: "chsc", 2: "message", 3: "adm"}
 DEVICE_KINDS = ("dasd", "qeth", "zfcp", "virtio", "tape", "ctc", "lcs", "3270", "unit_record", "other")
@@ -124,7 +123,7 @@ class CcwDiscovery(object):
                     "bus_id": name,
                     "type": sch_type,
                     "driver": driver,
-                    "driver_override": None if override in ("", "(null)") else override,
+                    "driver_override": override_or_none(override),
                 }
                 sch["type_name"] = SUBCHANNEL_TYPES.get(sch["type"], "unknown")
                 dev_busid = None
@@ -143,7 +142,7 @@ class CcwDiscovery(object):
                     sch["pim"], sch["pam"], sch["pom"] = pim, pam, pom
                     sch["dev_busid"] = dev_busid
                     if driver == "vfio_ccw":
-                        sch["mdevs"] = [e for e in os.listdir(base) if _is_uuid(e)] if os.path.isdir(base) else []
+                        sch["mdevs"] = [e for e in os.listdir(base) if is_uuid(e)] if os.path.isdir(base) else []
                 if dev_busid:
                     dev = self._device(base + dev_busid + "/", dev_busid, name, read)
                     if dev is not None and (not kinds or dev["kind"] in kinds):
@@ -290,7 +289,7 @@ class CcwDiscovery(object):
                 reasons = list(raw["host_use"])
                 if if_name:
                     reasons.extend(r for r in self.usage.for_netdev(if_name) if r not in reasons)
-                group["carries_host_ip"] = any("carries the host" in r for r in reasons)
+                group["carries_host_ip"] = self.usage.carries_host_ip(reasons)
                 group["in_use_by_host"] = bool(reasons)
                 group["host_use"] = reasons
             result.append(group)
@@ -351,9 +350,6 @@ class CcwDiscovery(object):
         return parse_cio_ignore(self.fs.lines("/proc/cio_ignore"))
 
 
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
 def paths_all_usable(sch):
     """Every installed path of an I/O subchannel available (PAM = PIM) and operational (its POM
     bits set): pimpampom is the PMCW's pim, pam and pom (drivers/s390/cio/device.c)."""
@@ -376,7 +372,3 @@ def subchannels_beside(subchannels, devices):
     return [s for s in subchannels
             if not (s["bus_id"] in listed_devices and s["driver"] == "io_subchannel" and s["driver_override"] is None
                     and paths_all_usable(s))]
-
-
-def _is_uuid(name):
-    return bool(_UUID_RE.match(name))

@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import errno
 import os
+import re
 import stat
 
 _READ_SIZE = 65536
@@ -60,6 +61,20 @@ def int_or_none(text, base=10):
         return int(text, base)
     except (TypeError, ValueError):
         return None
+
+
+# How the kernel prints a UUID (mdev names, mdevctl file names): lower-case 8-4-4-4-12 hex.
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def is_uuid(name):
+    return bool(UUID_RE.match(name))
+
+
+def override_or_none(text):
+    """A ``driver_override`` attribute: the driver name, or None when unset (its show function
+    prints the NULL pointer with %s, which lib/vsprintf.c writes as ``(null)``; a missing file reads "")."""
+    return None if text in ("", "(null)") else text
 
 
 def _is_data(mode):

@@ -76,6 +76,7 @@ class HostUsage(object):
         self.unknown = []
         # Reasons in ccw_reasons/pci_reasons that say "could not be read", not "is used".
         self._unproven = set()
+        self._ip_reasons = set()   # the reasons that say an interface carries the host's addresses
         self._collect()
 
     # -- helpers ---------------------------------------------------------
@@ -396,7 +397,9 @@ class HostUsage(object):
         for ifname, what in carrying.items():
             if ifname == "lo":
                 continue
-            self._mark_net(ifname, "carries the host's %s (interface %s)" % (what, ifname), set())
+            reason = "carries the host's %s (interface %s)" % (what, ifname)
+            self._ip_reasons.add(reason)
+            self._mark_net(ifname, reason, set())
 
     def _mark_net(self, ifname, reason, seen):
         if ifname in seen:
@@ -470,6 +473,10 @@ class HostUsage(object):
     def for_netdev(self, ifname):
         return list(self.netdev_reasons.get(ifname, []))
 
+    def carries_host_ip(self, reasons):
+        """Whether one of a device's ``host_use`` reasons is an interface with the host's addresses."""
+        return any(r in self._ip_reasons for r in reasons)
+
     def ccw_use(self, bus_id):
         """The host's use of a CCW device: see ``device_use``."""
         return self.device_use(self.for_ccw(bus_id), lambda: self.ccw_may_hold_blocks(bus_id))
@@ -520,6 +527,16 @@ class HostUsage(object):
             return False
         pci_class = int_or_none(self.fs.read(base + "/class", default=""), 16)
         return pci_class is None or pci_class >> 16 == _PCI_BASE_CLASS_STORAGE
+
+
+def host_use_refusal(name, used, unknown):
+    """Why a device cannot be taken from the host, or None: it is ``used`` (reasons), or its use
+    cannot be told (``unknown`` causes) and so is not proven free (fail closed)."""
+    if used:
+        return "%s: used by the host: %s%s" % (name, "; ".join(used), also_unknown_reason(unknown))
+    if unknown:
+        return "%s: %s" % (name, unknown_reason(unknown))
+    return None
 
 
 def unknown_reason(unknown):

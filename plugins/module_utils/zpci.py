@@ -20,8 +20,8 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, parse_pci_address
-from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError, parse_pci_address
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none, override_or_none
 
 # PCI function type 0x05 is ISM (arch/s390/include/asm/pci.h PCI_FUNC_TYPE_ISM); other values are
 # reported as numbers rather than guessed names.
@@ -53,9 +53,9 @@ def _text(value, option):
     which reads as 0x16, another function. Numbers are refused rather than guessed."""
     if isinstance(value, bool) or not isinstance(value, str):
         if isinstance(value, int) and not isinstance(value, bool):
-            raise BusIdError("%s: %d is a number, not text: YAML reads an unquoted 0x%x as %d; quote it, e.g. '0x%x'"
-                             % (option, value, value, value, value))
-        raise BusIdError("%s: %r is not text" % (option, value))
+            raise DeviceIdError("%s: %d is a number, not text: YAML reads an unquoted 0x%x as %d; quote it, e.g. '0x%x'"
+                                % (option, value, value, value, value))
+        raise DeviceIdError("%s: %r is not text" % (option, value))
     return value
 
 
@@ -64,10 +64,10 @@ def _parse_number(value, what, maximum):
     try:
         number = int(value, 0 if value.lower().startswith("0x") else 16)
     except ValueError:
-        raise BusIdError("invalid %s %r: expected a number (0x1234 hex, or plain hex digits) from 0 to 0x%x"
-                         % (what, value, maximum))
+        raise DeviceIdError("invalid %s %r: expected a number (0x1234 hex, or plain hex digits) from 0 to 0x%x"
+                            % (what, value, maximum))
     if not 0 <= number <= maximum:
-        raise BusIdError("invalid %s %r: out of range 0x0-0x%x" % (what, value, maximum))
+        raise DeviceIdError("invalid %s %r: out of range 0x0-0x%x" % (what, value, maximum))
     return number
 
 
@@ -108,7 +108,7 @@ class ZpciDiscovery(object):
                 "device": int_or_none(read(base + "device", ""), 16),
                 "class": read(base + "class", "") or None,
                 "driver": _link_name(base + "driver"),
-                "driver_override": _override(read(base + "driver_override", "")),
+                "driver_override": override_or_none(read(base + "driver_override", "")),
                 "iommu_group": _link_name(base + "iommu_group"),
                 "mio_enabled": {"1": True, "0": False}.get(read(base + "mio_enabled", "")),
             }
@@ -133,7 +133,7 @@ class ZpciDiscovery(object):
         usage.mark_labelled_pvs(names)
         for func in functions:
             use = usage.pci_use(func["address"], func["netdevs"])
-            func["carries_host_ip"] = any("carries the host" in r for r in use["host_use"])
+            func["carries_host_ip"] = usage.carries_host_ip(use["host_use"])
             func.update(use)
 
     @classmethod
@@ -173,7 +173,3 @@ def _listdir(local_path):
         return sorted(os.listdir(local_path))
     except OSError:
         return []
-
-
-def _override(text):
-    return None if text in ("", "(null)") else text

@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - s390x.kvm.host_root
   - s390x.kvm.attributes.info_module
   - s390x.kvm.attributes.require_s390x
+  - s390x.kvm.attributes.actiongroup_host
 options:
   adapters:
     description:
@@ -128,14 +129,15 @@ matrix_mdevs:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.kvm.plugins.module_utils.ap import ApDiscovery, parse_ids
-from ansible_collections.s390x.kvm.plugins.module_utils.common import not_s390x, open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
+from ansible_collections.s390x.kvm.plugins.module_utils.host_module import not_s390x, open_host, run_host_module
 
 
 def run(module):
     params = module.params
     try:
         adapters, domains = parse_ids(params["adapters"], "adapters"), parse_ids(params["domains"], "domains")
-    except ValueError as err:
+    except DeviceIdError as err:
         module.fail_json(msg=str(err))
     fs = open_host(module)
     if not fs.isdir("/sys/bus/css"):

@@ -33,6 +33,7 @@ extends_documentation_fragment:
   - s390x.kvm.host_root
   - s390x.kvm.attributes.info_module
   - s390x.kvm.attributes.require_s390x
+  - s390x.kvm.attributes.actiongroup_host
 options:
   bus_ids:
     description:
@@ -255,9 +256,9 @@ import gc
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, BusIdSet, require_text
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError, BusIdSet, require_text
 from ansible_collections.s390x.kvm.plugins.module_utils.ccw import CcwDiscovery, DEVICE_KINDS, subchannels_beside
-from ansible_collections.s390x.kvm.plugins.module_utils.common import not_s390x, open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils.host_module import not_s390x, open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
 
 SECTIONS = ["subchannels", "devices", "qeth", "zfcp", "channel_paths", "cio_ignore"]
@@ -267,7 +268,7 @@ def run(module):
     params = module.params
     try:
         bus_ids = BusIdSet(require_text(params["bus_ids"], "bus_ids"))
-    except BusIdError as err:
+    except DeviceIdError as err:
         message = str(err)
         module.fail_json(msg=message if message.startswith("bus_ids:") else "bus_ids: %s" % message)
     fs = open_host(module)
@@ -333,7 +334,7 @@ def main():
         host_usage=dict(type="bool", default=True),
         require_s390x=dict(type="bool", default=False),
     )
-    run_host_module(AnsibleModule, argument_spec, run, errors=(BusIdError,))
+    run_host_module(AnsibleModule, argument_spec, run, errors=(DeviceIdError,))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.host_root
+  - s390x.kvm.attributes.actiongroup_host
 options:
   devices:
     description:
@@ -84,65 +85,32 @@ boot_cmdline_cio_ignore:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, format_key, parse_range, require_text
-from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
-
-
-def ranges_to_text(ranges):
-    return [format_key(a) if a == b else "%s-%s" % (format_key(a), format_key(b)) for a, b in ranges]
-
-
-def subtract(ranges, first, last):
-    out = []
-    for a, b in ranges:
-        if b < first or a > last:
-            out.append((a, b))
-            continue
-        if a < first:
-            out.append((a, first - 1))
-        if b > last:
-            out.append((last + 1, b))
-    return out
-
-
-def overlap(ranges, first, last):
-    """Parts of [first, last] that are on the list."""
-    return [(max(a, first), min(b, last)) for a, b in ranges if not (b < first or a > last)]
-
-
-def gaps(ranges, first, last):
-    """Parts of [first, last] that are not on the list."""
-    result, cursor = [], first
-    for a, b in sorted(ranges):
-        if b < cursor or a > last:
-            continue
-        if a > cursor:
-            result.append((cursor, a - 1))
-        cursor = max(cursor, b + 1)
-    if cursor <= last:
-        result.append((cursor, last))
-    return result
+from ansible_collections.s390x.kvm.plugins.module_utils._cio_ignore import CIO_IGNORE, CioIgnore
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import (
+    DeviceIdError, gaps, overlap, parse_range, ranges_to_text, require_text, subtract)
+from ansible_collections.s390x.kvm.plugins.module_utils.host_module import open_host, run_host_module
 
 
 def run(module):
     try:
         wanted = [parse_range(d) for d in require_text(module.params["devices"], "devices")]
-    except BusIdError as err:
+    except DeviceIdError as err:
         message = str(err)
         module.fail_json(msg=message if message.startswith("devices:") else "devices: %s" % message)
     fs = open_host(module)
-    proc = "%s/proc/cio_ignore" % module.params["host_root"].rstrip("/")
-    if not fs.exists("/proc/cio_ignore"):
+    proc = "%s%s" % (module.params["host_root"].rstrip("/"), CIO_IGNORE)
+    if not fs.exists(CIO_IGNORE):
         module.fail_json(msg="%s does not exist: not an IBM Z (s390x) host" % proc)
-    if not fs.isfile("/proc/cio_ignore"):
+    if not fs.isfile(CIO_IGNORE):
         # procfs files are regular files; anything else would read as an empty list (or block)
         module.fail_json(msg="%s is not a regular file: is %s a live /proc?" % (proc, module.params["host_root"]))
+    ignore = CioIgnore(fs)
     try:
-        current = [parse_range(line) for line in fs.lines("/proc/cio_ignore") if line.strip()]
-    except BusIdError as err:
+        current = ignore.ranges()
+    except DeviceIdError as err:
         module.fail_json(msg="%s does not read as a cio_ignore list (%s): is %s a live /proc?"
                          % (proc, err, module.params["host_root"]))
-    before = ranges_to_text(sorted(current))
+    before = ranges_to_text(current)
     commands, after = [], list(current)
     for first, last in wanted:
         if module.params["state"] == "absent":
@@ -155,13 +123,12 @@ def run(module):
             commands.extend("add %s" % t for t in ranges_to_text(parts))
             after = sorted(after + parts)
     if commands and not module.check_mode:
-        for command in commands:
-            fs.write("/proc/cio_ignore", command)
-        if module.params["state"] == "absent" and fs.exists("/proc/cio_settle"):
-            fs.write("/proc/cio_settle", "1")
+        ignore.write(commands)
+        if module.params["state"] == "absent":
+            ignore.settle()
         try:
-            after = [parse_range(line) for line in fs.lines("/proc/cio_ignore") if line.strip()]
-        except BusIdError as err:
+            after = ignore.ranges()
+        except DeviceIdError as err:
             module.fail_json(msg="/proc/cio_ignore reads back as no cio_ignore list (%s): is %s a live /proc?"
                              % (err, module.params["host_root"]), written=commands)
     cmdline = fs.read("/proc/cmdline", default="")

@@ -34,6 +34,7 @@ author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.libvirt
+  - s390x.kvm.attributes.actiongroup_libvirt
 options:
   name:
     description:

@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - s390x.kvm.libvirt
   - s390x.kvm.libvirt_wait
+  - s390x.kvm.attributes.actiongroup_libvirt
 options:
   name:
     description: Name of the guest (libvirt domain).

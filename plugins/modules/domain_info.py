@@ -31,6 +31,7 @@ author:
 extends_documentation_fragment:
   - s390x.kvm.libvirt
   - s390x.kvm.attributes.info_module
+  - s390x.kvm.attributes.actiongroup_libvirt
 options:
   names:
     description:

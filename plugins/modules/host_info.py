@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - s390x.kvm.host_root
   - s390x.kvm.attributes.INFO_MODULE
   - s390x.kvm.attributes.REQUIRE_S390X
+  - s390x.kvm.attributes.actiongroup_host
 options:
   uri:
     description:
@@ -121,7 +122,7 @@ libvirt:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.s390x.kvm.plugins.module_utils import host_facts
-from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils.host_module import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
 
 

@@ -33,6 +33,8 @@ author:
   - s390x.kvm developers (@s390x-kvm)
 extends_documentation_fragment:
   - s390x.kvm.host_root
+  - s390x.kvm.vfio
+  - s390x.kvm.attributes.actiongroup_host
 options:
   fids:
     description:
@@ -57,18 +59,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  persist:
-    description: Keep the vfio-pci binding across reboots (driverctl override file); V(false) removes it.
-    type: bool
-    default: true
-  settle_timeout:
-    description: Seconds to wait for the kernel to bind the new driver.
-    type: float
-    default: 15
-  lock_timeout:
-    description: Seconds to wait for a function locked by another run.
-    type: float
-    default: 60
 attributes:
   check_mode:
     support: full
@@ -133,148 +123,50 @@ map:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError
-from ansible_collections.s390x.kvm.plugins.module_utils.common import open_host, run_host_module
-from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
-from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage, also_unknown_reason, unknown_reason
-from ansible_collections.s390x.kvm.plugins.module_utils.libvirt_config import device_users
-from ansible_collections.s390x.kvm.plugins.module_utils.vfio import DeviceLock, VfioError
-from ansible_collections.s390x.kvm.plugins.module_utils.vfio_pci import VFIO_PCI, VfioPci, hostdev_xml
-from ansible_collections.s390x.kvm.plugins.module_utils.zpci import FunctionSelector, ZpciDiscovery
-
-
-def select(module, fs):
-    params = module.params
-    refusals, chosen = [], []
-    try:
-        # FunctionSelector refuses numbers: YAML reads an unquoted 0x10 as 16, which as text is 0x16.
-        wanted = [("fid", v, FunctionSelector(fids=[v])) for v in params["fids"]]
-        for value in params["uids"]:
-            selector = FunctionSelector(uids=[value])
-            if 0 in selector.uids:   # zPCI UIDs are 0x0001-0xffff; 0 means "no UID" (not unique)
-                raise BusIdError("invalid uid %r: out of range 0x0001-0xffff" % (value,))
-            wanted.append(("uid", value, selector))
-        wanted += [("address", v, FunctionSelector(addresses=[v])) for v in params["addresses"]]
-        everything, _count = ZpciDiscovery(fs).scan()
-    except BusIdError as err:
-        module.fail_json(msg=str(err))
-    for what, value, selector in wanted:
-        found = [f for f in everything if selector.matches(f)]
-        if not found:
-            refusals.append("%s %s: no zPCI function on this host has it" % (what, value))
-        for func in found:
-            if func["address"] not in [c["address"] for c in chosen]:
-                chosen.append(func)
-    return chosen, refusals
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import batch_diff, run_batch
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import VfioError
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.hostdev import vfio_pci_hostdev
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.options import check_timeouts, vfio_spec
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.pci import PciTarget, VfioPci, function_refusals, select_functions
+from ansible_collections.s390x.kvm.plugins.module_utils.host_module import open_host, run_host_module
 
 
 def run(module):
     params = module.params
     if not (params["fids"] or params["uids"] or params["addresses"]):
-        module.fail_json(msg="give the functions to change in fids, uids or addresses")
+        raise VfioError("give the functions to change in fids, uids or addresses")
+    check_timeouts(params)
     fs = open_host(module)
-    chosen, refusals = select(module, fs)
-    usage = HostUsage(fs)
-    ZpciDiscovery.annotate_usage(chosen, usage)
-    users = device_users(fs)
-    for func in chosen:
-        if func["host_use"]:
-            refusals.append("%s (fid %s): used by the host: %s" % (func["address"], func["fid_hex"], "; ".join(func["host_use"]))
-                            + also_unknown_reason(func["host_use_unknown"]))
-        elif func["host_use_unknown"]:
-            # Fail closed: a function the host may use is not taken on a guess (host_usage.py).
-            refusals.append("%s (fid %s): %s" % (func["address"], func["fid_hex"], unknown_reason(func["host_use_unknown"])))
-        guests = users.get("pci:" + func["address"], [])
-        running = [u["guest"] for u in guests if u["running"]]
-        defined = [u["guest"] for u in guests if not u["running"]]
-        if running and params["state"] == "absent":
-            refusals.append("%s (fid %s): used by running guest %s" % (func["address"], func["fid_hex"], ", ".join(running)))
-        elif defined and params["state"] == "absent" and func["driver"] == VFIO_PCI:
-            refusals.append("%s (fid %s): defined guest %s has it as a pass-through device; it could not start without it"
-                            % (func["address"], func["fid_hex"], ", ".join(defined)))
-        if running and params["state"] == "present" and func["driver"] != VFIO_PCI:
-            refusals.append("%s (fid %s): running guest %s is defined with it" % (func["address"], func["fid_hex"], ", ".join(running)))
-        if func["uid_is_unique"] is False:
-            module.warn("%s (fid %s): UIDs are not unique in this partition; its PCI address may change across reboots"
-                        % (func["address"], func["fid_hex"]))
+    chosen, refusals = select_functions(fs, params)
+    refusals += function_refusals(fs, chosen, params["state"], module.warn)
     if refusals:
-        module.fail_json(msg="refusing to change anything: " + " | ".join(refusals), refusals=refusals)
-
+        raise VfioError("refusing to change anything: " + " | ".join(refusals), refusals=refusals)
+    target = PciTarget.passed_through(params["persist"]) if params["state"] == "present" else PciTarget.with_host()
     vfio = VfioPci(fs, settle_timeout=params["settle_timeout"])
-    target = {"driver": VFIO_PCI if params["state"] == "present" else "original", "persist": params["persist"]}
-    results, touched, snapshots = [], [], {}
-    # Locks in address order, so two runs with the same functions in another order cannot deadlock.
-    locks = [] if module.check_mode else [DeviceLock(fs, "pci-" + a, params["lock_timeout"])
-                                          for a in sorted(f["address"] for f in chosen)]
-    held = []
-    try:
-        for lock in locks:
-            lock.__enter__()
-            held.append(lock)
-        for func in chosen:
-            s = vfio.state(func["address"])
-            snapshots[func["address"]] = vfio.state(func["address"])
-            before = s.as_dict()
-            steps = [text for _key, text in vfio.plan(s, target)]
-            if steps and not module.check_mode:
-                touched.append(func["address"])
-                try:
-                    vfio.apply(s, target)
-                except (VfioError, HostAccessError) as err:
-                    rolled = roll_back(module, vfio, touched, snapshots)
-                    module.fail_json(msg="%s: %s; %s" % (func["address"], err, "rolled back: %s" % ", ".join(rolled) if rolled
-                                                         else "nothing to roll back"), rolled_back=rolled)
-            after = vfio.state(func["address"]).as_dict() if not module.check_mode else predicted(before, target, steps)
-            uid = func["uid"] or None   # 0: no UID (UIDs not enforced); a guest needs 0x0001-0xffff or none
-            entry = {"address": func["address"], "fid": func["fid"], "uid": uid, "changed": bool(steps),
-                     "steps": steps, "before": before, "after": after}
-            if params["state"] == "present":
-                entry["hostdev_xml"] = hostdev_xml(func["address"], uid, func["fid"])
-            results.append(entry)
-    finally:
-        for lock in reversed(held):
-            lock.__exit__(None, None, None)
-    result = dict(changed=any(r["changed"] for r in results), functions=results,
-                  map=dict(("0x%08x" % r["fid"], {"address": r["address"], "uid": "0x%04x" % r["uid"] if r["uid"] else None})
-                           for r in results))
+    entries = run_batch(vfio, [f["address"] for f in chosen], dict((f["address"], target) for f in chosen),
+                        module.check_mode, params["lock_timeout"], module.warn)
+    functions = []
+    for func, entry in zip(chosen, entries):
+        uid = func["uid"] or None   # 0: no UID (UIDs not enforced); a guest needs 0x0001-0xffff or none
+        function = {"address": entry.item, "fid": func["fid"], "uid": uid, "changed": entry.changed,
+                    "steps": entry.step_texts, "before": entry.before, "after": entry.after}
+        if params["state"] == "present":
+            function["hostdev_xml"] = vfio_pci_hostdev(entry.item, uid, func["fid"])
+        functions.append(function)
+    result = dict(changed=any(f["changed"] for f in functions), functions=functions,
+                  map=dict(("0x%08x" % f["fid"], {"address": f["address"], "uid": "0x%04x" % f["uid"] if f["uid"] else None})
+                           for f in functions))
     if module._diff:
-        result["diff"] = {"before": dict((r["address"], r["before"]) for r in results if r["changed"]),
-                          "after": dict((r["address"], r["after"]) for r in results if r["changed"])}
+        result["diff"] = batch_diff(entries)
     return result
 
 
-def roll_back(module, vfio, touched, snapshots):
-    rolled = []
-    for address in reversed(touched):
-        try:
-            vfio.apply(vfio.state(address), vfio.rollback_target(snapshots[address]))
-            rolled.append(address)
-        except (VfioError, HostAccessError) as err:
-            module.warn("roll-back of %s failed: %s" % (address, err))
-    return rolled
-
-
-def predicted(before, target, steps):
-    after = dict(before)
-    if steps:
-        if target["driver"] == VFIO_PCI:
-            after.update(driver=VFIO_PCI, driver_override=VFIO_PCI, persistent_override=VFIO_PCI if target["persist"] else None)
-        else:
-            after.update(driver_override=None, persistent_override=None)
-            if before["driver"] == VFIO_PCI:
-                after["driver"] = "(its own driver)"
-    return after
-
-
 def main():
-    argument_spec = dict(
+    argument_spec = vfio_spec(
         fids=dict(type="list", elements="raw", default=[]),
         uids=dict(type="list", elements="raw", default=[]),
         addresses=dict(type="list", elements="str", default=[]),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        persist=dict(type="bool", default=True),
-        settle_timeout=dict(type="float", default=15.0),
-        lock_timeout=dict(type="float", default=60.0),
     )
     run_host_module(AnsibleModule, argument_spec, run, errors=(VfioError,))
 

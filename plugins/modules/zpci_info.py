@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - s390x.kvm.host_root
   - s390x.kvm.attributes.info_module
   - s390x.kvm.attributes.require_s390x
+  - s390x.kvm.attributes.actiongroup_host
 options:
   fids:
     description:
@@ -158,8 +159,8 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError
-from ansible_collections.s390x.kvm.plugins.module_utils.common import not_s390x, open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
+from ansible_collections.s390x.kvm.plugins.module_utils.host_module import not_s390x, open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
 from ansible_collections.s390x.kvm.plugins.module_utils.zpci import FunctionSelector, ZpciDiscovery
 
@@ -168,7 +169,7 @@ def run(module):
     params = module.params
     try:
         selector = FunctionSelector(params["fids"], params["uids"], params["addresses"])
-    except BusIdError as err:
+    except DeviceIdError as err:
         module.fail_json(msg=str(err))
     fs = open_host(module)
     discovery = ZpciDiscovery(fs, selector)

@@ -102,3 +102,17 @@ def test_numbers_and_other_types_are_refused(value, fragment):
 def test_text_passes():
     assert bus_id.require_text(["0.0.0100", "0x2b09"], "bus_ids") == ["0.0.0100", "0x2b09"]
     assert bus_id.require_text(None, "bus_ids") == []
+
+
+def test_key_ranges_join_consecutive_ids_within_one_subchannel_set():
+    keys = [bus_id.parse(b) for b in ("0.0.0101", "0.0.0100", "0.0.ffff", "0.1.0000", "0.0.0100")]
+    assert bus_id.key_ranges(keys) == [(0x100, 0x101), (0xffff, 0xffff), (0x10000, 0x10000)]
+    assert bus_id.id_ranges(["0.0.0100", "0.0.0101", "0.0.0103"]) == ["0.0.0100-0.0.0101", "0.0.0103"]
+
+
+def test_range_arithmetic():
+    ranges = [(0x100, 0x1ff), (0x300, 0x300)]
+    assert bus_id.subtract(ranges, 0x180, 0x300) == [(0x100, 0x17f)]
+    assert bus_id.overlap(ranges, 0x1f0, 0x400) == [(0x1f0, 0x1ff), (0x300, 0x300)]
+    assert bus_id.gaps(ranges, 0x0f0, 0x301) == [(0x0f0, 0x0ff), (0x200, 0x2ff), (0x301, 0x301)]
+    assert bus_id.ranges_to_text([(0x100, 0x100), (0x10000, 0x100ff)]) == ["0.0.0100", "0.1.0000-0.1.00ff"]

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.s390x.kvm.plugins.module_utils.vfio import derive_mdev_uuid
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import derive_mdev_uuid
 
 from tests.fixtures.kernel_sim import copy_description, sim_host
 from tests.unit.plugins.modules.test_vfio_ccw_refusals import private_host
@@ -104,6 +104,16 @@ def test_check_mode_matches_the_real_run_and_the_second_run_is_quiet(sim, start,
     mark = len(sim.log)
     rc, again = run(sim, devices=[BUS], state=state)
     assert rc == 0 and again["changed"] is False and sim.log[mark:] == [], again
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("start", sorted(STATES))
+def test_check_mode_writes_nothing_from_any_start_state(sim, start, state):
+    STATES[start](sim)
+    mark, files = len(sim.log), tree_snapshot(sim.root)
+    rc, planned = run(sim, check=True, devices=[BUS], state=state)
+    assert rc == 0, planned
+    assert sim.log[mark:] == [] and snapshot_diff(files, tree_snapshot(sim.root)) == []
 
 
 def test_the_uuid_of_the_own_mdevctl_definition_is_kept(sim):
@@ -239,7 +249,7 @@ def test_a_failed_run_puts_freed_ids_back_on_the_list(ignoring):
 
 
 def test_cio_ignore_items_stay_within_a_subchannel_set():
-    from ansible_collections.s390x.kvm.plugins.module_utils.vfio_ccw import id_ranges
+    from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import id_ranges
     assert id_ranges(["0.1.0000", "0.0.ffff", "0.0.0002", "0x1", "0.0.0002"]) == ["0.0.0001-0.0.0002", "0.0.ffff", "0.1.0000"]
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ansible_collections.s390x.kvm.plugins.module_utils.vfio import derive_mdev_uuid
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import derive_mdev_uuid
 
 from tests.fixtures.kernel_sim import sim_host
 from tests.unit.vfio_harness import run_module_inprocess, snapshot_diff, tree_snapshot

@@ -64,3 +64,42 @@ def test_vfio_ap_present_idempotent_absent(sim):
     assert rc == 0 and res["changed"]
     assert not sim.isdir(base) and not sim.exists("/etc/mdevctl.d/matrix/" + uuid)
     assert sim.link_name("/sys/bus/ap/devices/03.0006/driver") == "cex4queue"
+
+
+PCI_STARTS = {
+    "fresh": [],
+    "passed through": [{"fids": ["0x10"]}],
+    "passed through, not persistent": [{"fids": ["0x10"], "persist": False}],
+    "given back": [{"fids": ["0x10"]}, {"fids": ["0x10"], "state": "absent"}],
+}
+AP_ARGS = {"guest": "db1", "adapters": [3], "domains": [6], "control_domains": [6]}
+AP_STARTS = {
+    "fresh": [],
+    "matrix defined": [AP_ARGS],
+    "matrix smaller": [AP_ARGS, dict(AP_ARGS, control_domains=[])],
+    "matrix removed": [AP_ARGS, {"guest": "db1", "state": "absent"}],
+}
+
+
+def _check_mode_is_write_free(sim, module, starts, asked):
+    for args in starts:
+        rc, res = run_module_inprocess(module, args, sim)
+        assert rc == 0, res
+    mark, files = len(sim.log), tree_snapshot(sim.root)
+    rc, res = run_module_inprocess(module, asked, sim, check_mode=True, diff=True)
+    assert rc == 0, res
+    assert sim.log[mark:] == [] and snapshot_diff(files, tree_snapshot(sim.root)) == []
+    return res
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("start", sorted(PCI_STARTS))
+def test_vfio_pci_check_mode_writes_nothing_from_any_start_state(sim, start, state):
+    _check_mode_is_write_free(sim, "vfio_pci", PCI_STARTS[start], {"fids": ["0x10"], "state": state})
+
+
+@pytest.mark.parametrize("asked", [AP_ARGS, dict(AP_ARGS, domains=[6, 7]), {"guest": "db1", "state": "absent"}],
+                         ids=["same", "bigger", "absent"])
+@pytest.mark.parametrize("start", sorted(AP_STARTS))
+def test_vfio_ap_check_mode_writes_nothing_from_any_start_state(sim, start, asked):
+    _check_mode_is_write_free(sim, "vfio_ap", AP_STARTS[start], asked)

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: s390x.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared pieces of the VFIO modules: per-device locks, persistence files
-(driverctl and mdevctl), stable mdev UUIDs and waiting for the kernel.
+"""Host access of the VFIO drivers: per-device locks, persistence files
+(driverctl and mdevctl), stable mdev UUIDs, sysfs writes and waiting for the kernel.
 
 Persistence is written as the files the tools themselves keep, so a host
 without this collection still restores the state at boot:
@@ -24,20 +24,33 @@ import errno
 import fcntl
 import json
 import os
-import re
 import time
 import uuid
+
+from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError, is_uuid
 
 # Namespace for UUIDs derived from host + device; fixed forever (changing it changes every derived UUID).
 MDEV_UUID_NAMESPACE = uuid.UUID("5e0c3f2a-7d1b-4c55-9a0e-3b9d2f6e8c41")
 LOCK_DIR = "/run/lock/s390x-kvm"
 DRIVERCTL_DIR = "/etc/driverctl.d"
 MDEVCTL_DIR = "/etc/mdevctl.d"
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class VfioError(Exception):
-    """A refusal or a failed step; ``str()`` is the message for users."""
+    """A refusal or a failed step; ``str()`` is the message for users, ``details`` what the
+    failed task returns beside it (``refusals``, ``rolled_back``, ...)."""
+
+    def __init__(self, message, **details):
+        super(VfioError, self).__init__(message)
+        self.details = details
+
+
+def write_attr(fs, path, value, what):
+    """Write a sysfs or procfs attribute; a refused write fails with ``what`` it was for."""
+    try:
+        fs.write(path, value)
+    except HostAccessError as err:
+        raise VfioError("%s: %s" % (what, err))
 
 
 def host_identity(fs):
@@ -122,6 +135,13 @@ class Persistence(object):
     def unset_override(self, bus, device):
         remove_file(self.fs.path(self.driverctl_path(bus, device)))
 
+    def put_override(self, bus, device, driver):
+        """Make the override file say ``driver``; None: no file."""
+        if driver:
+            self.set_override(bus, device, driver)
+        else:
+            self.unset_override(bus, device)
+
     # mdevctl
     def mdev_path(self, parent, mdev_uuid):
         return "%s/%s/%s" % (MDEVCTL_DIR, parent, mdev_uuid)
@@ -130,7 +150,7 @@ class Persistence(object):
         """{uuid: config dict} of the mdevs defined for a parent."""
         result = {}
         for name in self.fs.listdir("%s/%s" % (MDEVCTL_DIR, parent)):
-            if not _UUID_RE.match(name):
+            if not is_uuid(name):
                 continue   # mdevctl names its files by UUID; anything else (editor or temporary files) is not a definition
             try:
                 result[name] = json.loads(self.fs.read(self.mdev_path(parent, name), default="{}"))
@@ -157,6 +177,38 @@ def remove_file(local_path):
     except OSError as err:
         if err.errno != errno.ENOENT:
             raise
+
+
+def mdev_owners(fs):
+    """{uuid: [parent, ...]} of every mediated device on the host, active (/sys/bus/mdev/devices,
+    whose links end in <parent>/<uuid>) or defined for mdevctl (/etc/mdevctl.d/<parent>/<uuid>)."""
+    owners = {}
+    for name in fs.listdir("/sys/bus/mdev/devices"):
+        target = fs.readlink("/sys/bus/mdev/devices/" + name) or ""
+        parts = target.rstrip("/").split("/")
+        owners.setdefault(name.lower(), set()).add(parts[-2] if len(parts) > 1 else "?")
+    for parent in fs.listdir(MDEVCTL_DIR):
+        for name in fs.listdir("%s/%s" % (MDEVCTL_DIR, parent)):
+            if is_uuid(name):
+                owners.setdefault(name, set()).add(parent)
+    return dict((k, sorted(v)) for k, v in owners.items())
+
+
+def file_text(fs, host_path):
+    """Exact content of a persistence file, or None when there is none."""
+    try:
+        with open(fs.path(host_path)) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def restore_file(fs, host_path, text):
+    """Put a persistence file back as :func:`file_text` read it (None: there was none)."""
+    if text is None:
+        remove_file(fs.path(host_path))
+    else:
+        atomic_write(fs.path(host_path), text)
 
 
 def wait_for(predicate, timeout, interval=0.05):

@@ -35,7 +35,8 @@ def not_s390x(module, fs, marker, **empty):
 
 def run_host_module(module_class, argument_spec, run, errors=(), **module_kwargs):
     """The main() of a host module: ``host_root`` added to the spec, ``run(module)`` returns the
-    result; an error of the given kinds (HostAccessError always) fails the task with its message.
+    result; an error of the given kinds (HostAccessError always) fails the task with its message
+    and, when it has ``details`` (a dict), those as more return values.
     ``module_class`` is the module's own AnsibleModule import (ansible-test looks for it there)."""
     spec = dict(argument_spec)
     spec.update(HOST_ROOT_SPEC)
@@ -43,5 +44,8 @@ def run_host_module(module_class, argument_spec, run, errors=(), **module_kwargs
     try:
         result = run(module)
     except (HostAccessError,) + tuple(errors) as err:
+        details = getattr(err, "details", None)
+        if details is not None:   # a refusal or a rolled-back failure: what it carries, no traceback
+            module.fail_json(msg=str(err), **details)
         module.fail_json(msg=str(err), exception=traceback.format_exc())
     module.exit_json(**result)

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostFS
-from ansible_collections.s390x.kvm.plugins.module_utils.vfio import DeviceLock, VfioError
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import DeviceLock, VfioError
 
 
 def hold(root, name, seconds, ready):
