@@ -8,32 +8,28 @@ __metaclass__ = type
 
 # Documentation: bus_id_in.yml and ccw_conflicts.yml beside this file (one file, two filters).
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, BusIdSet, format_key, parse, parse_range
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError
+from ansible_collections.s390x.kvm.plugins.plugin_utils import _bus_id
 
 
 def bus_id_in(bus_id, spec):
     try:
-        return parse(bus_id) in BusIdSet([spec])
+        return _bus_id.contains(bus_id, spec)
     except BusIdError as err:
         raise AnsibleFilterError(str(err))
 
 
 def ccw_conflicts(assignments):
-    """Devices claimed more than once: {owner: [ids or ranges]} -> ["0.0.0104: db1, web1", ...]."""
-    if not isinstance(assignments, dict):
+    if not isinstance(assignments, Mapping):
         raise AnsibleFilterError("ccw_conflicts expects a mapping of owner -> list of bus IDs or ranges")
-    owners = {}
     try:
-        for owner, specs in assignments.items():
-            for spec in specs or []:
-                first, last = parse_range(spec)
-                for key in range(first, last + 1):
-                    owners.setdefault(key, []).append(str(owner))
+        return _bus_id.conflicts(assignments)
     except BusIdError as err:
         raise AnsibleFilterError(str(err))
-    return ["%s: %s" % (format_key(k), ", ".join(v)) for k, v in sorted(owners.items()) if len(v) > 1]
 
 
 class FilterModule(object):
