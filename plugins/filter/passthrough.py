@@ -6,9 +6,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-# Documentation: passthrough_plan.yml and passthrough_result.yml beside this file (one per filter).
+# Documentation: passthrough_guests.yml, passthrough_plan.yml and passthrough_result.yml beside this file
+# (one per filter).
 
 from ansible_collections.s390x.kvm.plugins.plugin_utils import _passthrough
+
+
+def passthrough_guests(definitions):
+    return _passthrough.from_definitions(definitions)
 
 
 def passthrough_plan(guests):
@@ -21,4 +26,5 @@ def passthrough_result(plan, ccw=None, pci=None, ap=None):
 
 class FilterModule(object):
     def filters(self):
-        return {"passthrough_plan": passthrough_plan, "passthrough_result": passthrough_result}
+        return {"passthrough_guests": passthrough_guests, "passthrough_plan": passthrough_plan,
+                "passthrough_result": passthrough_result}

@@ -203,3 +203,22 @@ def result(the_plan, ccw=None, pci=None, ap=None):
     ccw_map = ccw.get("map") if isinstance(ccw, Mapping) and not ccw.get("skipped") else None
     return {"devices": devices, "ccw_map": dict(ccw_map or {}),
             "zpci_functions": [dict((k, f[k]) for k in ("fid", "uid", "address") if k in f) for f in functions]}
+
+
+def from_definitions(definitions):
+    """The role's ``vfio_passthrough_guests`` for guest role definitions (the deploy_guests playbook's
+    ``kvm_guests``): per guest that is not absent, the bus IDs of its vfio-ccw hostdevs given by bus ID
+    without a UUID, lower-cased, each once. Malformed entries are left to the guest role, which names
+    them; a bus ID that is not text goes on, for the role's check to name."""
+    out = {}
+    for definition in definitions if _is_list(definitions) else []:
+        if not isinstance(definition, Mapping) or definition.get("state") == "absent":
+            continue
+        hostdevs = definition.get("hostdevs")
+        for dev in hostdevs if _is_list(hostdevs) else []:
+            if isinstance(dev, Mapping) and dev.get("kind") == "vfio-ccw" and "bus_id" in dev and "uuid" not in dev:
+                bus_id = dev["bus_id"].lower() if isinstance(dev["bus_id"], str) else dev["bus_id"]
+                wanted = out.setdefault(str(definition.get("name")), {"dasd": []})["dasd"]
+                if bus_id not in wanted:
+                    wanted.append(bus_id)
+    return out

@@ -11,7 +11,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.s390x.kvm.plugins.plugin_utils._passthrough import plan, result
+from ansible_collections.s390x.kvm.plugins.plugin_utils._passthrough import from_definitions, plan, result
 
 UUID = "8f1b4c2e-7d1a-4c55-9f0a-3c1d2b3a4e5f"
 AP_UUID = "6c5b1a3e-0000-4000-8000-000000000001"
@@ -136,3 +136,19 @@ def test_skipped_module_tasks_give_nothing():
     assert out["ccw_map"] == {} and out["zpci_functions"] == []
     assert [h["kind"] for h in out["devices"]["db1"]["hostdevs"]] == ["vfio-ap"]
     assert result(plan({}), None, None, None) == {"devices": {}, "ccw_map": {}, "zpci_functions": []}
+
+
+def test_the_dasds_of_guest_definitions_are_the_roles_input():
+    definitions = [
+        {"name": "web1", "hostdevs": [{"kind": "vfio-ccw", "bus_id": "0.0.E714"}, {"kind": "vfio-ccw", "bus_id": "0.0.e714"},
+                                      {"kind": "vfio-ccw", "bus_id": "0.0.e715", "uuid": UUID},
+                                      {"kind": "vfio-pci", "fid": "0x10"}, {"kind": "vfio-ccw", "bus_id": 260}]},
+        {"name": "gone", "state": "absent", "hostdevs": [{"kind": "vfio-ccw", "bus_id": "0.0.0001"}]},
+        {"name": "db1", "state": "running", "hostdevs": [{"kind": "vfio-ccw", "bus_id": "0.0.0104"}]},
+        {"name": "plain"}, {"name": "odd", "hostdevs": "vfio-ccw"}, "not a guest"]
+    guests = from_definitions(definitions)
+    assert guests == {"web1": {"dasd": ["0.0.e714", 260]}, "db1": {"dasd": ["0.0.0104"]}}
+    # the role's check names what is no bus ID
+    assert plan(guests)["errors"] == ["vfio_passthrough_guests.web1.dasd: 260 is not a bus ID, device number or range "
+                                      "(0.0.0104, 0104, 0.0.0200-0.0.02ff; quote it)"]
+    assert from_definitions(None) == {} and from_definitions([]) == {}
