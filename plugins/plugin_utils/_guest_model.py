@@ -251,7 +251,8 @@ FILESYSTEM_KEYS = ("tag", "source", "binary", "devno")
 CONTROLLER_KEYS = ("index", "queues", "devno")
 HOSTDEV_KEYS = ("kind", "uuid", "bus_id", "fid", "devno", "boot_order", "loadparm", "address", "managed", "zpci_uid",
                 "zpci_fid", "adapter", "bus", "target", "unit", "controller", "guest_target", "guest_unit")
-# The role's settings (vars/main.yml) plus uuid and tablet, which only guest_definition sets.
+# The role's settings (defaults/main.yml, meta/argument_specs.yml) without their guest_ prefix, but for
+# guest_definition(s) (tests/unit/roles/test_guest_argument_spec.py holds them together).
 GUEST_KEYS = ("name", "uuid", "uri", "state", "autostart", "domain_type", "machine", "memory_mib", "vcpus", "cpu_model",
               "iothreads", "on_poweroff", "on_reboot", "on_crash", "kernel", "initrd", "cmdline", "disks", "interfaces",
               "filesystems", "virtiofsd", "memory_backing", "scsi_controllers", "hostdevs", "vfio_ccw_map",
@@ -778,7 +779,7 @@ def _batch_settings(definitions, defaults):
     """Each definition over the host-wide settings, in order; names checked and unique."""
     if not isinstance(definitions, list):
         raise GuestError("guest_definitions: expects a list of guests (dictionaries), got %s" % type(definitions).__name__)
-    batch, names = [], {}
+    batch, names, uuids = [], {}, {}
     for index, definition in enumerate(definitions):
         var = "guest_definitions[%d]" % index
         if not isinstance(definition, dict):
@@ -791,6 +792,11 @@ def _batch_settings(definitions, defaults):
         if name in names:
             fail(var + ".name", "%s is also the name of %s (one entry per guest)" % (name, names[name]))
         names[name] = var
+        uuid = str(settings.get("uuid") or "").lower()
+        if uuid and uuid in uuids:
+            fail(var + ".uuid", "%s is also the UUID of %s (each guest needs its own; a host-wide guest_uuid "
+                                "gives every guest the same)" % (settings["uuid"], uuids[uuid]))
+        uuids[uuid] = var
         batch.append(settings)
     return batch
 
