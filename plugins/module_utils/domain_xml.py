@@ -362,9 +362,19 @@ def identity_key(element):
         if target is not None and tag == "channel" and target.get("name"):
             return "name:%s" % target.get("name")
         return None
-    if tag == "graphics":
+    if tag in ("graphics", "input"):
+        # a domain has one input device of each type (keyboard, mouse, tablet)
         return element.get("type")
     return None
+
+
+def identity(element):
+    """``tag[identity]`` under which carry_over pairs a stored device with a desired one first
+    (:func:`match_devices`), or the bare tag for a device without an identity of its own (video,
+    memballoon, rng: one per domain, paired by kind). The guest model keeps CCW device numbers under
+    this name, so the devno it keeps and the device carry_over matches cannot differ."""
+    key = identity_key(element)
+    return "%s[%s]" % (element.tag, key) if key else element.tag
 
 
 def address_key(element):

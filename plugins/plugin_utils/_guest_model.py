@@ -138,17 +138,10 @@ def stable_mac(guest, key):
     return "52:54:00:%s:%s:%s" % (digest[0:2], digest[2:4], digest[4:6])
 
 
-def pin_key(element):
-    """Key under which a stored device's devno is kept (the model uses the same keys)."""
-    if element.tag == "input":
-        return "input[%s]" % element.get("type")
-    if element.tag in ("video", "memballoon", "rng"):
-        return element.tag
-    identity = domain_xml.identity_key(element)
-    return "%s[%s]" % (element.tag, identity) if identity else None
-
-
 def existing_devnos(existing_xml):
+    """{name: (ssid, devno)} of the stored CCW devices, by :func:`domain_xml.identity`: the name under
+    which carry_over matches a device is the key under which the model keeps its devno (every device's
+    ``key`` is that name of the device it renders)."""
     pins = {}
     if not existing_xml:
         return pins
@@ -158,9 +151,8 @@ def existing_devnos(existing_xml):
         raise GuestError("existing_xml: %s" % exc)
     for element in root.findall("./devices/*"):
         address = element.find("address")
-        key = pin_key(element)
-        if key and address is not None and address.get("type") == "ccw":
-            pins[key] = (int(address.get("ssid"), 16), int(address.get("devno"), 16))
+        if address is not None and address.get("type") == "ccw":
+            pins[domain_xml.identity(element)] = (int(address.get("ssid"), 16), int(address.get("devno"), 16))
     return pins
 
 

@@ -505,3 +505,18 @@ def test_the_virtiofsd_found_goes_into_the_shares():
                         host_virtiofsd="/usr/libexec/virtiofsd")
     assert [d["binary"] for d in plan["guests"][0]["model"]["devices"] if d["partial"] == "filesystem"] == [
         "/usr/libexec/virtiofsd"]
+
+
+def test_each_device_key_is_the_identity_carry_over_matches_the_rendered_device_by():
+    """Devnos are kept under domain_xml.identity, the name carry_over pairs devices by: every device the
+    model renders must carry that name as its key, or a kept devno would go to another device."""
+    model = guest_model(dict(everything(), tablet=True))
+    root = dx.parse(render(model))
+    rendered = sorted(dx.identity(element) for element in root.find("devices")
+                      if element.find("address") is not None and element.find("address").get("type") == "ccw")
+    assert rendered == sorted(devnos(model))
+    assert len(set(rendered)) == len(rendered)
+    assert {"input[keyboard]", "input[mouse]", "input[tablet]", "video", "memballoon", "rng"} <= set(rendered)
+    # and the devnos the model keeps are those carry_over would carry for the same devices
+    kept = devnos(guest_model(dict(everything(), tablet=True), existing_xml=render(model)))
+    assert kept == devnos(model)
