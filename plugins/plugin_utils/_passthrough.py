@@ -140,7 +140,7 @@ def plan(guests):
     out = {"errors": errors, "conflict": "", "dasd": [], "zpci": [], "ap": [], "guests": {}}
     if not isinstance(guests, Mapping):
         errors.append("%s must map guest names to {dasd: [...], zpci: [...], ap: {...}}, not %s"
-                             % (VAR, native_type_name(guests)))
+                      % (VAR, native_type_name(guests)))
         return out
     for guest, wanted in guests.items():
         _check_guest("%s.%s" % (VAR, guest), wanted, errors)

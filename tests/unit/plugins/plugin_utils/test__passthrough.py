@@ -102,9 +102,8 @@ CCW = {"changed": True, "map": {"0.0.0104": {"subchannel": "0.0.0004", "uuid": U
 PCI = {"changed": True, "functions": [{"fid": 16, "uid": 16, "address": "0010:00:00.0", "hostdev_xml": "<h/>",
                                        "driver": "vfio-pci"},
                                       {"fid": 17, "uid": 0, "address": "0011:00:00.0", "hostdev_xml": "<i/>"}]}
-AP = {"results": [{"item": {"guest": "db1"}, "uuid": AP_UUID, "matrix": {"adapters": [3], "domains": [6],
-                                                                          "control_domains": []},
-                   "hostdev_xml": "<ap/>"}]}
+AP_MATRIX = {"adapters": [3], "domains": [6], "control_domains": []}
+AP = {"results": [{"item": {"guest": "db1"}, "uuid": AP_UUID, "matrix": AP_MATRIX, "hostdev_xml": "<ap/>"}]}
 
 
 def test_the_modules_results_go_back_to_their_guests():
@@ -114,8 +113,7 @@ def test_the_modules_results_go_back_to_their_guests():
     db1, web1 = out["devices"]["db1"], out["devices"]["web1"]
     assert db1["ccw"] == [{"bus_id": "0.0.0104", "subchannel": "0.0.0004", "uuid": UUID, "hostdev_xml": "<hostdev/>"}]
     assert db1["pci"] == [{"fid": 16, "uid": 16, "address": "0010:00:00.0", "hostdev_xml": "<h/>"}]
-    assert db1["ap"] == {"uuid": AP_UUID, "matrix": {"adapters": [3], "domains": [6], "control_domains": []},
-                         "hostdev_xml": "<ap/>"}
+    assert db1["ap"] == {"uuid": AP_UUID, "matrix": AP_MATRIX, "hostdev_xml": "<ap/>"}
     assert db1["hostdevs"] == [
         {"kind": "vfio-ccw", "uuid": UUID},
         {"kind": "vfio-pci", "address": "0010:00:00.0", "managed": False, "zpci_fid": 16, "zpci_uid": 16},
