@@ -12,14 +12,14 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
 from ansible_collections.s390x.kvm.plugins.plugin_utils import _bus_id
 
 
 def bus_id_in(bus_id, spec):
     try:
         return _bus_id.contains(bus_id, spec)
-    except BusIdError as err:
+    except DeviceIdError as err:
         raise AnsibleFilterError(str(err))
 
 
@@ -28,7 +28,7 @@ def ccw_conflicts(assignments):
         raise AnsibleFilterError("ccw_conflicts expects a mapping of owner -> list of bus IDs or ranges")
     try:
         return _bus_id.conflicts(assignments)
-    except BusIdError as err:
+    except DeviceIdError as err:
         raise AnsibleFilterError(str(err))
 
 

@@ -4,7 +4,7 @@
 
 """CCW bus IDs on the controller: whether a bus ID lies in a spec, and devices claimed by two owners
 (the bus_id_in and ccw_conflicts filters, the vfio_passthrough role's plan). The parsing is
-module_utils/bus_id's, the same the modules use; its BusIdError passes through."""
+module_utils/bus_id's, the same the modules use; its DeviceIdError passes through."""
 
 from __future__ import absolute_import, division, print_function
 

@@ -36,7 +36,7 @@ def _bus_id(value, where):
     try:
         bus_ids.require_text([value], where)
         return bus_ids.normalize(value)
-    except bus_ids.BusIdError as exc:
+    except bus_ids.DeviceIdError as exc:
         raise MigrationMapError("%s: %s" % (where, exc))
 
 

@@ -18,7 +18,7 @@ __metaclass__ = type
 import re
 from collections.abc import Mapping
 
-from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import BusIdError, BusIdSet, parse_range
+from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError, BusIdSet, parse_range
 from ansible_collections.s390x.kvm.plugins.plugin_utils import _bus_id
 
 try:
@@ -62,7 +62,7 @@ def _dasd_spec_ok(spec):
         return False
     try:
         parse_range(spec)
-    except BusIdError:
+    except DeviceIdError:
         return False
     return True
 
