@@ -16,6 +16,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.hostdev import vfio_ap_hostdev, vfio_ccw_hostdev, vfio_pci_hostdev
 
 DEVNO_RANGES = {
     "disk": (0x1000, 0x1fff), "interface": (0x2000, 0x2fff), "filesystem": (0x3000, 0x3fff),
@@ -417,6 +418,21 @@ def _from_facts(var, item, facts):
     return item
 
 
+# The pass-through kinds whose <hostdev> the VFIO modules return as hostdev_xml too.
+VFIO_HOSTDEV_KINDS = ("vfio-ccw", "vfio-pci", "vfio-ap")
+
+
+def hostdev_xml(dev):
+    """The <hostdev> of a VFIO device of the model, written by the builder the VFIO modules use
+    (module_utils/_vfio/hostdev.py), so the role's guest and a module's hostdev_xml cannot differ."""
+    if dev["kind"] == "vfio-ccw":
+        return vfio_ccw_hostdev(dev["uuid"], int(dev["ssid"], 16), int(dev["devno"], 16), dev.get("boot_order"),
+                                dev.get("loadparm"))
+    if dev["kind"] == "vfio-ap":
+        return vfio_ap_hostdev(dev["uuid"])
+    return vfio_pci_hostdev(dev["address"], dev.get("zpci_uid"), dev.get("zpci_fid"), dev["managed"])
+
+
 def _hostdev(var, item):
     _known(var, item, HOSTDEV_KEYS)
     kind = _choice(var + ".kind", _required(var, item, "kind", "one of " + ", ".join(HOSTDEV_KINDS)), HOSTDEV_KINDS)
@@ -696,6 +712,9 @@ def guest_model(spec, domain_type="kvm", existing_xml="", host_virtiofsd=""):
             ssid, devno = assigned[dev["key"]]
             dev["ssid"] = "0x%x" % ssid
             dev["devno"] = "0x%04x" % devno
+    for dev in devices:
+        if dev.get("kind") in VFIO_HOSTDEV_KINDS:
+            dev["xml"] = hostdev_xml(dev)
 
     backing = spec.get("memory_backing") or "auto"
     _choice("guest_memory_backing", backing, ("auto", "memfd", "file", "hugepages", "none"))
