@@ -36,7 +36,7 @@ from collections import namedtuple
 
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import (
-    Persistence, VfioError, atomic_write, file_text, restore_file, wait_for, write_attr)
+    VfioError, atomic_write, file_text, restore_file, wait_for, write_attr)
 from ansible_collections.s390x.kvm.plugins.module_utils.ap import VFIO_AP_MIN_HWTYPE, format_mask, parse_apqns, parse_ids, parse_mask
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none, is_uuid
@@ -98,10 +98,6 @@ class ApState(namedtuple("ApState", "uuid masks matrix")):
 class Matrix(Driver):
     """The vfio_ap driver: the AP bus masks and one matrix mdev, named by its UUID. A target is
     the matrix (adapters, domains, control_domains, persist, autostart), or None to remove it."""
-
-    def __init__(self, fs, settle_timeout=15.0):
-        super(Matrix, self).__init__(fs, settle_timeout)
-        self.persistence = Persistence(fs)
 
     def lock_name(self, device):
         return LOCK_NAME

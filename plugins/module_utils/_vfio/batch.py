@@ -19,12 +19,13 @@ from collections import namedtuple
 from contextlib import ExitStack
 
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
-from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import DeviceLock, VfioError
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import DeviceLock, Persistence, VfioError
 
 
 class Step(namedtuple("Step", "action text value")):
-    """One change: ``action`` says what the driver does, ``text`` is what the task reports,
-    ``value`` what the action needs (an mdev UUID, a mask, a file's content), or None."""
+    """One change: ``action`` does it (a callable without arguments, or what the driver's own
+    :meth:`Driver.apply` understands), ``text`` is what the task reports, ``value`` what the action
+    needs when it is not a callable (a mask, a file's content), or None."""
 
     __slots__ = ()
 
@@ -53,6 +54,7 @@ class Driver(object):
     def __init__(self, fs, settle_timeout=15.0):
         self.fs = fs
         self.settle_timeout = settle_timeout
+        self.persistence = Persistence(fs)   # the driverctl and mdevctl files
 
     def lock_name(self, device):
         raise NotImplementedError
@@ -66,22 +68,24 @@ class Driver(object):
         raise NotImplementedError
 
     def apply(self, state, target, steps):
-        """Run ``steps`` (planned from ``state``) in order; raise :class:`VfioError` on a failed one."""
-        raise NotImplementedError
+        """Run ``steps`` (planned from ``state``) in order; raise :class:`VfioError` on a failed one.
+        By default each step's action is a callable that makes the change."""
+        for step in steps:
+            step.action()
 
     def snapshot(self, device):
         """What :meth:`restore` needs to bring the device back to this moment."""
         return self.read(device)
 
-    def target_as_before(self, snapshot):
-        """The target that brings a device back to ``snapshot`` (for the default :meth:`restore`)."""
-        raise NotImplementedError
+    # The driver's target type; its ``as_before(snapshot)`` is the target that brings a device back
+    # to a snapshot (for the default :meth:`restore`).
+    Target = None
 
     def restore(self, device, snapshot):
         """Bring the device back to ``snapshot``, whatever state a failed run left it in: plans and
         applies from wherever it is now, as any run does."""
         current = self.read(device)
-        target = self.target_as_before(snapshot)
+        target = self.Target.as_before(snapshot)
         self.apply(current, target, self.plan(current, target))
 
     def describe(self, state):

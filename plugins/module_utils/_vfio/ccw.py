@@ -29,7 +29,7 @@ from collections import namedtuple
 from ansible_collections.s390x.kvm.plugins.module_utils._cio_ignore import CioIgnore
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import (
-    Persistence, VfioError, derive_mdev_uuid, mdev_owners, normalize_uuid, wait_for, write_attr)
+    VfioError, derive_mdev_uuid, mdev_owners, normalize_uuid, reprobe, set_driver_override, wait_for, write_attr)
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.options import check_timeouts
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError, format_key, normalize, parse_range, require_text
 from ansible_collections.s390x.kvm.plugins.module_utils.ccw import device_kind
@@ -98,9 +98,10 @@ class VfioCcw(Driver):
     """The vfio_ccw driver: reads and changes the subchannels of CCW devices of one host.
     Devices are named by bus ID; :attr:`subchannels` says whose subchannel is which."""
 
+    Target = CcwTarget
+
     def __init__(self, fs, settle_timeout=15.0):
         super(VfioCcw, self).__init__(fs, settle_timeout)
-        self.persistence = Persistence(fs)
         self.cio_ignore = CioIgnore(fs)
         self.subchannels = {}
         self._sch_by_busid = None
@@ -153,69 +154,49 @@ class VfioCcw(Driver):
         return s
 
     def plan(self, state, target):
-        """Steps that take state ``state`` to ``target``, from any state a run can leave behind
-        (override set but still bound, bound without mdev, ...)."""
+        """Steps that take ``state`` to ``target``, from any state a run can leave behind (override
+        set but still bound, bound without mdev, ...); each step's action is the kernel or file
+        change itself."""
         steps = []
         sch = state.subchannel
         if target.driver == VFIO_CCW:
             current_mdevs = list(state.mdevs)
             if state.driver != VFIO_CCW:
                 if state.registered and state.online:
-                    steps.append(Step("offline", "set CCW device %s offline" % state.bus_id))
+                    steps.append(Step(lambda: self.set_online(state, False), "set CCW device %s offline" % state.bus_id))
                 current_mdevs = []   # binding vfio_ccw starts with none
             if state.override != VFIO_CCW:
-                steps.append(Step("override", "set driver_override of subchannel %s to vfio_ccw" % sch, VFIO_CCW))
+                steps.append(Step(lambda: self.set_override(state, VFIO_CCW),
+                                  "set driver_override of subchannel %s to vfio_ccw" % sch))
             if state.driver != VFIO_CCW:
-                steps.append(Step("bind", "unbind subchannel %s from %s and probe vfio_ccw" % (sch, state.driver or "no driver")))
-            steps += [Step("remove_mdev", "remove mdev %s from subchannel %s" % (other, sch), other)
-                      for other in current_mdevs if other != target.mdev]
+                steps.append(Step(lambda: self.rebind(state, VFIO_CCW),
+                                  "unbind subchannel %s from %s and probe vfio_ccw" % (sch, state.driver or "no driver")))
+            steps += [self._remove_step(state, other) for other in current_mdevs if other != target.mdev]
             if target.mdev not in current_mdevs:
-                steps.append(Step("create_mdev", "create mdev %s (vfio_ccw-io) on subchannel %s" % (target.mdev, sch), target.mdev))
+                steps.append(Step(lambda: self.create_mdev(state, target.mdev),
+                                  "create mdev %s (vfio_ccw-io) on subchannel %s" % (target.mdev, sch)))
         else:
-            steps += [Step("remove_mdev", "remove mdev %s from subchannel %s" % (mdev, sch), mdev) for mdev in state.mdevs]
+            steps += [self._remove_step(state, mdev) for mdev in state.mdevs]
             if state.override is not None:
-                steps.append(Step("override", "clear driver_override of subchannel %s" % sch, None))
+                steps.append(Step(lambda: self.set_override(state, None), "clear driver_override of subchannel %s" % sch))
             if state.driver != IO_SUBCHANNEL:
-                steps.append(Step("bind", "unbind subchannel %s from %s and probe io_subchannel" % (sch, state.driver or "no driver")))
+                steps.append(Step(lambda: self.give_back(state, target),
+                                  "unbind subchannel %s from %s and probe io_subchannel" % (sch, state.driver or "no driver")))
             online_now = bool(state.online) if state.driver == IO_SUBCHANNEL else False
             if target.online is not None and target.online != online_now:
-                steps.append(Step("online" if target.online else "offline",
+                steps.append(Step(lambda: self.bring_online(state) if target.online else self.set_online(state, False),
                                   "set CCW device %s %s" % (state.bus_id, "online" if target.online else "offline")))
         if state.persisted_override != target.override_file:
-            steps.append(Step("persist_override", "%s /etc/driverctl.d/css-%s"
-                              % ("write" if target.override_file else "remove", sch), target.override_file))
+            steps.append(Step(lambda: self.keep_override(state, target.override_file), "%s /etc/driverctl.d/css-%s"
+                              % ("write" if target.override_file else "remove", sch)))
         have, want = state.definitions, target.mdev_files
         if sorted(have) != sorted(want) or any(not _same_definition(have[m], want[m]) for m in want):
-            steps.append(Step("persist_mdevs", "define %s / remove other mdevctl definitions of parent %s"
-                              % (", ".join(sorted(want)) or "no mdev", sch), want))
+            steps.append(Step(lambda: self.define_mdevs(state, want), "define %s / remove other mdevctl definitions of parent %s"
+                              % (", ".join(sorted(want)) or "no mdev", sch)))
         return steps
 
-    def apply(self, state, target, steps):
-        for step in steps:
-            if step.action == "offline":
-                self.set_online(state, False)
-            elif step.action == "online":
-                self.wait_registered(state)
-                if not state.online:
-                    self.set_online(state, True)
-            elif step.action == "override":
-                self.set_override(state, step.value)
-            elif step.action == "bind":
-                self.rebind(state, target.driver)
-                if target.driver == IO_SUBCHANNEL and target.online is not None:
-                    self.wait_registered(state)
-            elif step.action == "remove_mdev":
-                self.remove_mdev(state, step.value)
-            elif step.action == "create_mdev":
-                self.create_mdev(state, step.value)
-            elif step.action == "persist_override":
-                self.persistence.put_override("css", state.subchannel, step.value)
-                state.persisted_override = step.value
-            elif step.action == "persist_mdevs":
-                self.define_mdevs(state, step.value)
-
-    def target_as_before(self, snapshot):
-        return CcwTarget.as_before(snapshot)
+    def _remove_step(self, state, mdev):
+        return Step(lambda: self.remove_mdev(state, mdev), "remove mdev %s from subchannel %s" % (mdev, state.subchannel))
 
     def predict(self, before, target, steps):
         after = dict(before)
@@ -257,15 +238,12 @@ class VfioCcw(Driver):
         s.online = online
 
     def set_override(self, s, driver):
-        write_attr(self.fs, "/sys/bus/css/devices/%s/driver_override" % s.subchannel, (driver or "") + "\n",
-                   "set driver_override of subchannel %s" % s.subchannel)
+        set_driver_override(self.fs, "css", s.subchannel, driver, "subchannel " + s.subchannel)
         s.override = driver
 
     def rebind(self, s, expected):
         base = "/sys/bus/css/devices/%s/" % s.subchannel
-        if s.driver:
-            write_attr(self.fs, base + "driver/unbind", s.subchannel, "unbind subchannel %s from %s" % (s.subchannel, s.driver))
-        write_attr(self.fs, "/sys/bus/css/drivers_probe", s.subchannel, "probe subchannel %s" % s.subchannel)
+        reprobe(self.fs, "css", s.subchannel, s.driver, "subchannel " + s.subchannel)
         bound = wait_for(lambda: self.fs.link_name(base + "driver") == expected, self.settle_timeout)
         s.driver = self.fs.link_name(base + "driver")
         if not bound:
@@ -279,6 +257,22 @@ class VfioCcw(Driver):
         if expected == VFIO_CCW:
             s.registered, s.online = False, None
             s.mdevs = []  # unbinding vfio_ccw removes unused mdevs; binding starts with none
+
+    def give_back(self, s, target):
+        """Bind io_subchannel again; when the target says online or offline, wait for the CCW device."""
+        self.rebind(s, IO_SUBCHANNEL)
+        if target.online is not None:
+            self.wait_registered(s)
+
+    def bring_online(self, s):
+        self.wait_registered(s)
+        if not s.online:
+            self.set_online(s, True)
+
+    def keep_override(self, s, driver):
+        """The driverctl override file of the subchannel says ``driver`` (None: no file)."""
+        self.persistence.put_override("css", s.subchannel, driver)
+        s.persisted_override = driver
 
     def wait_registered(self, s):
         if not wait_for(lambda: self.fs.isdir("/sys/bus/css/devices/%s/%s" % (s.subchannel, s.bus_id)), self.settle_timeout, 0.1):

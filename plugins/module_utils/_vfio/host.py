@@ -179,6 +179,22 @@ def remove_file(local_path):
             raise
 
 
+def set_driver_override(fs, bus, device, driver, name):
+    """Make ``driver`` the only one that may bind a device of ``bus`` (css, pci); None clears the
+    override (a newline: drivers/base/driver.c driver_set_override). ``name`` is the device in messages."""
+    write_attr(fs, "/sys/bus/%s/devices/%s/driver_override" % (bus, device), (driver or "") + "\n",
+               "set driver_override of %s" % name)
+
+
+def reprobe(fs, bus, device, current_driver, name):
+    """Unbind a device from its driver, if it has one, and let the bus probe it again (drivers_probe,
+    drivers/base/bus.c): the driver its override names, or else the one its IDs match, binds."""
+    if current_driver:
+        write_attr(fs, "/sys/bus/%s/devices/%s/driver/unbind" % (bus, device), device,
+                   "unbind %s from %s" % (name, current_driver))
+    write_attr(fs, "/sys/bus/%s/drivers_probe" % bus, device, "probe %s" % name)
+
+
 def mdev_owners(fs):
     """{uuid: [parent, ...]} of every mediated device on the host, active (/sys/bus/mdev/devices,
     whose links end in <parent>/<uuid>) or defined for mdevctl (/etc/mdevctl.d/<parent>/<uuid>)."""

@@ -19,7 +19,7 @@ __metaclass__ = type
 from collections import namedtuple
 
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step
-from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import Persistence, VfioError, wait_for, write_attr
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import VfioError, reprobe, set_driver_override, wait_for
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import override_or_none
 from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage, host_use_refusal
@@ -59,9 +59,7 @@ class PciTarget(namedtuple("PciTarget", "driver override_file")):
 class VfioPci(Driver):
     """The vfio-pci driver for the zPCI functions of one host, named by PCI address."""
 
-    def __init__(self, fs, settle_timeout=15.0):
-        super(VfioPci, self).__init__(fs, settle_timeout)
-        self.persistence = Persistence(fs)
+    Target = PciTarget
 
     def lock_name(self, device):
         return "pci-" + device
@@ -78,41 +76,38 @@ class VfioPci(Driver):
 
     def plan(self, state, target):
         steps = []
+        address = state.address
         if target.driver == VFIO_PCI:
             if state.override != VFIO_PCI:
-                steps.append(Step("override", "set driver_override of %s to vfio-pci" % state.address, VFIO_PCI))
+                steps.append(Step(lambda: self.set_override(state, VFIO_PCI), "set driver_override of %s to vfio-pci" % address))
             if state.driver != VFIO_PCI:
-                steps.append(Step("bind", "unbind %s from %s and probe vfio-pci" % (state.address, state.driver or "no driver")))
+                steps.append(Step(lambda: self.rebind(state, VFIO_PCI),
+                                  "unbind %s from %s and probe vfio-pci" % (address, state.driver or "no driver")))
         else:
             if state.override is not None:
-                steps.append(Step("override", "clear driver_override of %s" % state.address, None))
+                steps.append(Step(lambda: self.set_override(state, None), "clear driver_override of %s" % address))
             if state.driver == VFIO_PCI:
-                steps.append(Step("bind", "unbind %s from vfio-pci and probe its own driver" % state.address))
+                steps.append(Step(lambda: self.rebind(state, ITS_OWN_DRIVER), "unbind %s from vfio-pci and probe its own driver" % address))
             elif state.driver is None and VFIO_PCI in (state.override, state.persisted_override):
                 # Left without a driver with our override (an interrupted run, or set by hand): probe it.
-                steps.append(Step("bind", "probe %s for its own driver" % state.address))
+                steps.append(Step(lambda: self.rebind(state, ITS_OWN_DRIVER), "probe %s for its own driver" % address))
         if state.persisted_override != target.override_file:
-            steps.append(Step("persist", "%s /etc/driverctl.d/pci-%s" % ("write" if target.override_file else "remove", state.address),
-                              target.override_file))
+            steps.append(Step(lambda: self.keep_override(state, target.override_file),
+                              "%s /etc/driverctl.d/pci-%s" % ("write" if target.override_file else "remove", address)))
         return steps
 
-    def apply(self, state, target, steps):
-        base = "/sys/bus/pci/devices/%s/" % state.address
-        for step in steps:
-            if step.action == "override":
-                write_attr(self.fs, base + "driver_override", (step.value or "") + "\n", "set driver_override of %s" % state.address)
-                state.override = step.value
-            elif step.action == "bind":
-                self.rebind(state, target.driver)
-            elif step.action == "persist":
-                self.persistence.put_override("pci", state.address, step.value)
-                state.persisted_override = step.value
+    def set_override(self, s, driver):
+        set_driver_override(self.fs, "pci", s.address, driver, s.address)
+        s.override = driver
+
+    def keep_override(self, s, driver):
+        """The driverctl override file of the function says ``driver`` (None: no file)."""
+        self.persistence.put_override("pci", s.address, driver)
+        s.persisted_override = driver
 
     def rebind(self, s, driver):
         base = "/sys/bus/pci/devices/%s/" % s.address
-        if s.driver:
-            write_attr(self.fs, base + "driver/unbind", s.address, "unbind %s from %s" % (s.address, s.driver))
-        write_attr(self.fs, "/sys/bus/pci/drivers_probe", s.address, "probe %s" % s.address)
+        reprobe(self.fs, "pci", s.address, s.driver, s.address)
         if driver == VFIO_PCI:
             ok = wait_for(lambda: self.fs.link_name(base + "driver") == VFIO_PCI, self.settle_timeout)
         else:
@@ -122,9 +117,6 @@ class VfioPci(Driver):
             hint = " (is vfio-pci loaded? modprobe vfio-pci)" if driver == VFIO_PCI else ""
             raise VfioError("%s is bound to %s, not to %s%s" % (
                 s.address, s.driver or "no driver", VFIO_PCI if driver == VFIO_PCI else "its own driver", hint))
-
-    def target_as_before(self, snapshot):
-        return PciTarget.as_before(snapshot)
 
     def predict(self, before, target, steps):
         after = dict(before)
