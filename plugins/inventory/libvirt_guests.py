@@ -113,7 +113,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _gather(self):
         if not HAS_LIBVIRT:
             raise AnsibleParserError("s390x.kvm.libvirt_guests needs libvirt-python on the controller")
-        from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe
+        from ansible_collections.s390x.kvm.plugins.module_utils import _domain_describe as domain_describe
         from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client
         hosts = self.get_option("hosts") or {}
         if not isinstance(hosts, dict) or not hosts:

@@ -130,7 +130,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.kvm.plugins.module_utils.ap import ApDiscovery, parse_ids
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
-from ansible_collections.s390x.kvm.plugins.module_utils.host_module import not_s390x, open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils._host_module import not_s390x, open_host, run_host_module
 
 
 def run(module):

@@ -258,7 +258,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError, BusIdSet, require_text
 from ansible_collections.s390x.kvm.plugins.module_utils.ccw import CcwDiscovery, DEVICE_KINDS, subchannels_beside
-from ansible_collections.s390x.kvm.plugins.module_utils.host_module import not_s390x, open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils._host_module import not_s390x, open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUsage
 
 SECTIONS = ["subchannels", "devices", "qeth", "zfcp", "channel_paths", "cio_ignore"]

@@ -88,7 +88,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.s390x.kvm.plugins.module_utils._cio_ignore import CIO_IGNORE, CioIgnore
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import (
     DeviceIdError, gaps, overlap, parse_range, ranges_to_text, require_text, subtract)
-from ansible_collections.s390x.kvm.plugins.module_utils.host_module import open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils._host_module import open_host, run_host_module
 
 
 def run(module):

@@ -122,7 +122,7 @@ libvirt:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.s390x.kvm.plugins.module_utils import host_facts
-from ansible_collections.s390x.kvm.plugins.module_utils.host_module import open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils._host_module import open_host, run_host_module
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError
 
 

@@ -258,8 +258,8 @@ libvirt_error:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.s390x.kvm.plugins.module_utils import migration
-from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration as migration
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration_rules as migration_rules
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client as lc
 
 

@@ -148,7 +148,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Batch
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import VfioError, derive_mdev_uuid, normalize_uuid
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.hostdev import vfio_ap_hostdev
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.options import check_timeouts, vfio_spec
-from ansible_collections.s390x.kvm.plugins.module_utils.host_module import open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils._host_module import open_host, run_host_module
 
 
 def run(module):

@@ -186,7 +186,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils._vfio.hostdev import vfi
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import VfioError
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.options import vfio_spec
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import id_ranges
-from ansible_collections.s390x.kvm.plugins.module_utils.host_module import open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils._host_module import open_host, run_host_module
 
 
 def run(module):

@@ -128,7 +128,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import VfioEr
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.hostdev import vfio_pci_hostdev
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.options import check_timeouts, vfio_spec
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.pci import PciTarget, VfioPci, function_refusals, select_functions
-from ansible_collections.s390x.kvm.plugins.module_utils.host_module import open_host, run_host_module
+from ansible_collections.s390x.kvm.plugins.module_utils._host_module import open_host, run_host_module
 
 
 def run(module):

@@ -19,7 +19,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
-from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration_rules as migration_rules
 
 DEFAULTS = {"memory_reserve_mib": 1024, "vcpu_overcommit": 4.0, "ap_policy": "refuse", "copy_storage": "none",
             "unsafe": False, "unmovable_policy": "fail"}

@@ -15,7 +15,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import domain_ops as ops
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt.client import libvirt
-from ansible_collections.s390x.kvm.plugins.module_utils.migration_journal import iso
+from ansible_collections.s390x.kvm.plugins.module_utils._migration_journal import iso
 
 
 def wanted_devices(xml_texts):

@@ -20,9 +20,9 @@ import contextlib
 import time
 import xml.etree.ElementTree as ET
 
-from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe
+from ansible_collections.s390x.kvm.plugins.module_utils import _domain_describe as domain_describe
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
-from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration_rules as migration_rules
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import waiter
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt.client import libvirt

@@ -158,7 +158,7 @@ def wait_until(condition, timeout, interval=0.2, events=None):
 
 def wait_for_state(dom, wanted, timeout, interval=0.2, events=None):
     """Wait until the domain's state is in ``wanted`` (names, ``undefined`` when it vanished);
-    returns (reached, state, seconds). ``events`` (lifecycle) ends the wait as soon as libvirt
+    returns (reached, state, seconds). ``events`` (lifecycle) ends the wait as libvirt
     reports the change; without it the state is polled every ``interval`` seconds."""
     seen = {}
 

@@ -23,10 +23,10 @@ import time
 import libvirt
 import pytest
 
-from ansible_collections.s390x.kvm.plugins.module_utils import migration
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration as migration
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import domain_ops as ops
-from ansible_collections.s390x.kvm.plugins.module_utils.migration_journal import Journal
+from ansible_collections.s390x.kvm.plugins.module_utils._migration_journal import Journal
 from tests.testbed.fault_matrix import matrix_table
 from tests.testbed.playbook import ROOT, run_module
 from tests.testbed.pytest_libvirt import (

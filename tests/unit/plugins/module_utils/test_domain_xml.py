@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe as ddesc
+from ansible_collections.s390x.kvm.plugins.module_utils import _domain_describe as ddesc
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
 
 HERE = os.path.join(os.path.dirname(__file__), "fixtures", "domain_xml")

@@ -17,7 +17,7 @@ import jinja2
 import pytest
 
 from ansible_collections.s390x.kvm.plugins.plugin_utils._guest_model import GuestError, guest_model, guest_models, stable_mac
-from ansible_collections.s390x.kvm.plugins.module_utils import domain_describe as ddesc
+from ansible_collections.s390x.kvm.plugins.module_utils import _domain_describe as ddesc
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))

@@ -11,7 +11,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
-from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules as rules
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration_rules as rules
 
 MDEV = "8f1b4c2e-0000-4000-8000-00000000c0de"
 LIVE = """<domain type='kvm'><name>g</name><memory>1048576</memory>

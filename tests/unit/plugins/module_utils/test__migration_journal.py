@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.s390x.kvm.plugins.module_utils import migration_journal as mj
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration_journal as mj
 
 DEVICE = ("<hostdev mode='subsystem' type='mdev' model='vfio-ccw'><source><address uuid='8f1b4c2e-0000-4000-8000-"
           "00000000c0de'/></source><address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0009'/></hostdev>")

@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.s390x.kvm.plugins.module_utils.domain_xml import device_key, parse, to_kib
-from ansible_collections.s390x.kvm.plugins.module_utils.migration_rules import migration_blockers
+from ansible_collections.s390x.kvm.plugins.module_utils._migration_rules import migration_blockers
 
 
 def guest_bus_id(devno_hex, ssid="0x0"):

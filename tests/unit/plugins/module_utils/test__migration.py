@@ -16,9 +16,9 @@ import copy
 import pytest
 
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml as dx
-from ansible_collections.s390x.kvm.plugins.module_utils import migration
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration as migration
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client
-from ansible_collections.s390x.kvm.plugins.module_utils.migration_journal import Journal, NAMESPACE
+from ansible_collections.s390x.kvm.plugins.module_utils._migration_journal import Journal, NAMESPACE
 
 libvirt = pytest.importorskip("libvirt")
 

@@ -34,11 +34,11 @@ import time
 import xml.etree.ElementTree as ET
 
 from ansible_collections.s390x.kvm.plugins.module_utils import domain_xml
-from ansible_collections.s390x.kvm.plugins.module_utils import migration_rules as rules
+from ansible_collections.s390x.kvm.plugins.module_utils import _migration_rules as rules
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import client
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt import domain_ops as ops
 from ansible_collections.s390x.kvm.plugins.module_utils._libvirt.client import libvirt
-from ansible_collections.s390x.kvm.plugins.module_utils.migration_journal import (
+from ansible_collections.s390x.kvm.plugins.module_utils._migration_journal import (
     Journal, JournalDevice, PLANNED, UNPLUGGING, UNPLUGGED, REPLUGGED, RESTORED)
 
 # The options of s390x.kvm.migrate (plus uri from client.CONNECTION_SPEC), documented there.
