@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from tests.fixtures.sysfs_builder import build_host
+from tests.unit.helpers import HOSTS
 
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "hosts")
 
 
 @pytest.fixture(scope="session")

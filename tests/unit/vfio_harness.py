@@ -18,6 +18,8 @@ import pytest
 
 from ansible.module_utils import basic
 
+from tests.unit.helpers import HOSTS
+
 try:
     from ansible.module_utils.testing import patch_module_args
 except ImportError:  # ansible-core < 2.19
@@ -116,7 +118,6 @@ def snapshot_diff(before, after):
     return out
 
 
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "hosts")
 SMALL = os.path.join(HOSTS, "small_kvm_host.yml")
 
 

@@ -12,7 +12,7 @@ from ansible_collections.s390x.kvm.plugins.module_utils.host_usage import HostUs
 
 from tests.fixtures.degraded import GONE_SWAP, degrade
 from tests.fixtures.sysfs_builder import build_host
-from tests.unit.conftest import HOSTS
+from tests.unit.helpers import HOSTS
 
 NO_CLASS_BLOCK = ("/sys/class/block is missing (so mounts, swap and device-mapper stacks cannot be traced to their "
                   "devices)")

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from tests.unit.helpers import snapshot
+
 
 @pytest.fixture(scope="module")
 def small(host_tree):
@@ -185,22 +187,12 @@ def test_read_only(run_module, host_tree, host, check_mode):
     assert snapshot(root) == before
 
 
-def snapshot(root):
-    state = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            state[path] = (st.st_size, st.st_mtime_ns, st.st_mode)
-    return state
-
-
 @pytest.mark.parametrize("make", ["dir", "fifo"])
 def test_unreadable_dasd_is_not_reported_free(run_module, tmp_path, make):
     """Without root /dev/dasd* cannot be read (emulated here, as root, by a directory or a FIFO
     where the device node is): a PV of an inactive volume group must not look free."""
     from tests.fixtures.sysfs_builder import build_host
-    from tests.unit.conftest import HOSTS
+    from tests.unit.helpers import HOSTS
     root = str(build_host(os.path.join(HOSTS, "small_kvm_host.yml"), tmp_path / "host"))
     node = os.path.join(root, "dev/dasdd1")
     os.remove(node)
@@ -298,7 +290,7 @@ def test_channel_paths_of_many_types(run_module, lpar):
 def test_missing_optional_attributes_do_not_break_discovery(run_module, tmp_path):
     """Older kernels lack attributes (driver_override before 5.3, availability, chid, ...)."""
     from tests.fixtures.sysfs_builder import build_host
-    from tests.unit.conftest import HOSTS
+    from tests.unit.helpers import HOSTS
     root = str(build_host(os.path.join(HOSTS, "lpar_mixed.yml"), tmp_path / "old"))
     removed = 0
     for dirpath, _dirs, files in os.walk(os.path.join(root, "sys/devices")):
@@ -389,7 +381,7 @@ UNKNOWN_CAUSES = {
 def degraded_small(tmp_path, *breaks):
     from tests.fixtures.degraded import degrade
     from tests.fixtures.sysfs_builder import build_host
-    from tests.unit.conftest import HOSTS
+    from tests.unit.helpers import HOSTS
     return degrade(str(build_host(os.path.join(HOSTS, "small_kvm_host.yml"), tmp_path / "host")), *breaks)
 
 

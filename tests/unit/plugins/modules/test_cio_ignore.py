@@ -3,7 +3,7 @@ import os
 import pytest
 
 from tests.fixtures.sysfs_builder import build_host
-from tests.unit.conftest import HOSTS
+from tests.unit.helpers import HOSTS
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 
 from tests.fixtures.kernel_sim import copy_description, sim_host
 from tests.unit.vfio_harness import run_module_inprocess, snapshot_diff, tree_snapshot
+from tests.unit.helpers import HOSTS
 
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "fixtures", "hosts")
 OTHER = "62177883-f1bb-47f0-914d-32a22e3a8804"   # small_kvm_host's matrix device: 04.0007
 
 

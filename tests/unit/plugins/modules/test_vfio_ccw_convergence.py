@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import derive_mdev_uuid
 
 from tests.fixtures.kernel_sim import copy_description, sim_host
-from tests.unit.plugins.modules.test_vfio_ccw_refusals import private_host
+from tests.unit.helpers import private_host
 from tests.unit.vfio_harness import HOSTS, SMALL, module_runner, simulated, small_sim, snapshot_diff, tree_snapshot
 
 BUS, SCH = "0.0.0105", "0.0.0005"

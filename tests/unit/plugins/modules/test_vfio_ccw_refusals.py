@@ -4,29 +4,10 @@ Run against fixture trees with the module executed as on a host; the whole tree 
 procfs, /etc, /run) is compared before and after.
 """
 
-import os
-
 import pytest
 
-from tests.fixtures.sysfs_builder import build_host
-from tests.unit.conftest import HOSTS
-from tests.unit.plugins.modules.test_ccw_info import snapshot
-
-RUNNING_GUEST = """<domstatus state='running' reason='booted' pid='4242'>
-  <domain type='kvm' id='3'>
-    <name>{name}</name>
-    <devices>
-      {devices}
-    </devices>
-  </domain>
-</domstatus>
-"""
-
-
-def private_host(name, tmp_path):
-    """A private tree of a fixture host, so tests can add guests to it. (Built, not copied:
-    /dev nodes are sparse files of the devices' real sizes, which a copy would fill in.)"""
-    return str(build_host(os.path.join(HOSTS, name + ".yml"), tmp_path / "host"))
+from tests.unit import helpers
+from tests.unit.helpers import add_running_guest, private_host, snapshot
 
 
 @pytest.fixture
@@ -34,21 +15,8 @@ def small(tmp_path):
     return private_host("small_kvm_host", tmp_path)
 
 
-def add_running_guest(root, name, devices):
-    path = os.path.join(root, "run/libvirt/qemu")
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, name + ".xml"), "w") as handle:
-        handle.write(RUNNING_GUEST.format(name=name, devices=devices))
-
-
 def refused(run_module, root, fragments, **args):
-    before = snapshot(root)
-    rc, res = run_module("vfio_ccw", host_root=root, **args)
-    assert rc != 0 and res.get("failed"), res
-    for fragment in fragments:
-        assert fragment in res["msg"], res["msg"]
-    assert snapshot(root) == before, "a refused run changed the tree"
-    return res
+    return helpers.refused(run_module, "vfio_ccw", root, fragments, **args)
 
 
 @pytest.mark.parametrize("device, fragments", [

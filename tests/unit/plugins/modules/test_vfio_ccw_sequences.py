@@ -12,8 +12,8 @@ from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import derive
 
 from tests.fixtures.kernel_sim import sim_host
 from tests.unit.vfio_harness import run_module_inprocess, snapshot_diff, tree_snapshot
+from tests.unit.helpers import HOSTS
 
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "fixtures", "hosts")
 SMALL = os.path.join(HOSTS, "small_kvm_host.yml")
 BUS, SCH = "0.0.0105", "0.0.0005"      # small_kvm_host: free online DASD dasde on subchannel 0.0.0005
 CSS = "/sys/bus/css/devices/" + SCH

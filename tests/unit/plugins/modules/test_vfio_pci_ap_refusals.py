@@ -2,23 +2,12 @@
 
 import pytest
 
-from tests.unit.plugins.modules.test_ccw_info import snapshot
-from tests.unit.plugins.modules.test_vfio_ccw_refusals import add_running_guest, private_host
+from tests.unit.helpers import add_running_guest, private_host, refused, snapshot
 
 
 @pytest.fixture
 def small(tmp_path):
     return private_host("small_kvm_host", tmp_path)
-
-
-def refused(run_module, module, root, fragments, **args):
-    before = snapshot(root)
-    rc, res = run_module(module, host_root=root, **args)
-    assert rc != 0 and res.get("failed"), res
-    for fragment in fragments:
-        assert fragment in res["msg"], res["msg"]
-    assert snapshot(root) == before
-    return res
 
 
 @pytest.mark.parametrize("args, fragments", [

@@ -7,8 +7,8 @@ import pytest
 
 from tests.fixtures.kernel_sim import sim_host
 from tests.unit.vfio_harness import run_module_inprocess, snapshot_diff, tree_snapshot
+from tests.unit.helpers import HOSTS
 
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "fixtures", "hosts")
 NIC = "/sys/bus/pci/devices/0010:00:00.0"
 
 

@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from tests.unit.conftest import _collections_path
-from tests.unit.plugins.modules.test_vfio_ccw_refusals import private_host
-from tests.unit.plugins.modules.test_ccw_info import snapshot
+from tests.unit.helpers import private_host, snapshot
 
 PLAY = """- hosts: localhost
   connection: local

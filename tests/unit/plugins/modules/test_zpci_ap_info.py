@@ -112,7 +112,7 @@ def test_ap_info_with_an_empty_or_no_ap_bus(run_module, tmp_path):
     import shutil
 
     from tests.fixtures.sysfs_builder import build_host
-    from tests.unit.conftest import HOSTS
+    from tests.unit.helpers import HOSTS
     # lpar_mixed: /sys/bus/ap exists (the bus is registered) but has no attributes or devices
     root = str(build_host(os.path.join(HOSTS, "lpar_mixed.yml"), tmp_path / "h"))
     rc, res = run_module("ap_info", host_root=root)
@@ -212,7 +212,7 @@ def test_zpci_older_kernel_and_broken_attributes(run_module, tmp_path):
     """Kernels before port/uid_is_unique/mio_enabled existed (torvalds@06a7fcfc), and a
     function_id that is not a number: no traceback, null where unknown."""
     from tests.fixtures.sysfs_builder import build_host
-    from tests.unit.conftest import HOSTS
+    from tests.unit.helpers import HOSTS
     root = str(build_host(os.path.join(HOSTS, "small_kvm_host.yml"), tmp_path / "old"))
     for address in os.listdir(os.path.join(root, "sys/bus/pci/devices")):
         base = os.path.join(root, "sys/bus/pci/devices", address)
@@ -262,7 +262,7 @@ def test_zpci_info_does_not_report_an_nvme_function_free_when_block_devices_cann
 
     from tests.fixtures.degraded import degrade
     from tests.fixtures.sysfs_builder import build_host
-    from tests.unit.conftest import HOSTS
+    from tests.unit.helpers import HOSTS
     root = degrade(str(build_host(os.path.join(HOSTS, "small_kvm_host.yml"), tmp_path / "host")), "no_class_block")
     rc, res = run_module("zpci_info", host_root=root)
     assert rc == 0, res.get("msg")
