@@ -30,11 +30,12 @@ def _disk_backing_kind(disk, source):
         return kind
     path = source.get("dev", "") if source is not None else ""
     name = path.rsplit("/", 1)[-1]
-    if path.startswith("/dev/disk/by-path/ccw-") or name.startswith("ccw-") or path.startswith("/dev/dasd"):
-        return "dasd"
+    # before the DASD test: udev names a zfcp LUN's path after its FCP device, "ccw-<bus ID>-fc-<wwpn>-lun-<lun>"
     if path.startswith("/dev/mapper/") or name.startswith("dm-uuid-mpath") or name.startswith("wwn-") \
             or name.startswith("scsi-") or path.startswith("/dev/disk/by-path/") and "-fc-" in path:
         return "scsi"
+    if path.startswith("/dev/disk/by-path/ccw-") or name.startswith("ccw-") or path.startswith("/dev/dasd"):
+        return "dasd"
     if name.startswith("nvme") or path.startswith("/dev/nvme"):
         return "nvme"
     return "block"
