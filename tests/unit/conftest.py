@@ -11,7 +11,6 @@ from tests.fixtures.sysfs_builder import build_host
 from tests.unit.helpers import HOSTS
 
 
-
 @pytest.fixture(scope="session")
 def host_tree(tmp_path_factory):
     """Build (once per session) the named fixture host and return its root path as str."""
