@@ -111,7 +111,7 @@ def test_select_functions_refuses_bad_values(sim, kwargs, message):
 
 
 def test_function_refusals(sim):
-    chosen, _ = select_functions(sim, params(fids=["0x10", "0x20"]))
+    chosen = select_functions(sim, params(fids=["0x10", "0x20"]))[0]
     warnings = []
     refusals = function_refusals(sim, chosen, "present", warnings.append)
     assert len(refusals) == 1 and refusals[0].startswith("0020:00:00.0 (fid 0x00000020): used by the host")
@@ -121,9 +121,9 @@ def test_function_refusals(sim):
 
 def test_function_refusals_for_guests(sim):
     add_running_guest(sim.root, "net1", PCI_HOSTDEV)
-    chosen, _ = select_functions(sim, params(fids=["0x10"]))
+    chosen = select_functions(sim, params(fids=["0x10"]))[0]
     assert function_refusals(sim, chosen, "absent", [].append) == [
         "0010:00:00.0 (fid 0x00000010): used by running guest net1"]
-    chosen, _ = select_functions(sim, params(fids=["0x10"]))
+    chosen = select_functions(sim, params(fids=["0x10"]))[0]
     assert function_refusals(sim, chosen, "present", [].append) == [
         "0010:00:00.0 (fid 0x00000010): running guest net1 is defined with it"]

@@ -42,7 +42,7 @@ def test_paths_all_usable_without_the_keys():
 
 
 def test_scan_subchannels(scanned):
-    subchannels, _ = scanned
+    subchannels = scanned[0]
     first = subchannels[0]
     assert first == {"bus_id": "0.0.0000", "type": 0, "type_name": "io", "driver": "io_subchannel", "driver_override": None,
                      "chpids": ["40", "41"], "pim": "c0", "pam": "c0", "pom": "ff", "dev_busid": "0.0.0100"}
@@ -52,7 +52,7 @@ def test_scan_subchannels(scanned):
 
 
 def test_scan_devices(scanned):
-    _, devices = scanned
+    devices = scanned[1]
     by_id = {d["bus_id"]: d for d in devices}
     dasd = by_id["0.0.0100"]
     assert (dasd["subchannel"], dasd["cutype"], dasd["devtype"], dasd["online"], dasd["availability"], dasd["kind"]) == (
@@ -68,7 +68,7 @@ def test_scan_devices(scanned):
 
 
 def test_scan_filtered_by_bus_id_and_kind(small):
-    _, devices = CcwDiscovery(small, bus_ids=["0.0.0100-0.0.0103", "0.0.f500"], kinds=["dasd"]).scan()
+    devices = CcwDiscovery(small, bus_ids=["0.0.0100-0.0.0103", "0.0.f500"], kinds=["dasd"]).scan()[1]
     assert [d["bus_id"] for d in devices] == ["0.0.0100", "0.0.0101", "0.0.0102", "0.0.0103"]
 
 

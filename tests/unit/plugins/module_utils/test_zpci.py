@@ -68,7 +68,7 @@ def test_scan_reads_the_zpci_attributes(small):
 
 
 def test_scan_with_a_selector_and_a_non_zpci_function(small, tmp_path):
-    functions, _ = ZpciDiscovery(HostFS(small), FunctionSelector(uids=["0x20"])).scan()
+    functions = ZpciDiscovery(HostFS(small), FunctionSelector(uids=["0x20"])).scan()[0]
     assert [f["address"] for f in functions] == ["0020:00:00.0"]
     # a PCI device without function_id (not a zPCI function) is counted, not listed
     devices = tmp_path / "sys/bus/pci/devices/0000:00:01.0"
@@ -86,7 +86,8 @@ def test_ism_and_multipath_namespaces_and_virtio_children(tmp_path):
                         ("device", "0x04ed"), ("driver_override", "(null)")):
         (base / name).write_text(value + "\n")
     os.symlink("../../../../bus/pci/drivers/ism", str(base / "driver"))
-    (func,), _ = ZpciDiscovery(HostFS(str(tmp_path))).scan()
+    (func,), non_zpci = ZpciDiscovery(HostFS(str(tmp_path))).scan()
+    assert non_zpci == 0
     assert func["pft"] == 5 and func["pft_name"] == "ISM" and func["driver"] == "ism"
     assert func["driver_override"] is None and func["pci_id"] == "1014:04ed"
     # nvme0c0n1 is the hidden path device of the head nvme0n1 (multipath.c nvme_set_disk_name)
