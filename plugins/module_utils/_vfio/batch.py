@@ -24,8 +24,8 @@ from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import Device
 
 class Step(namedtuple("Step", "action text value")):
     """One change: ``action`` does it (a callable without arguments, or what the driver's own
-    :meth:`Driver.apply` understands), ``text`` is what the task reports, ``value`` what the action
-    needs when it is not a callable (a mask, a file's content), or None."""
+    :meth:`Driver.apply` understands), ``text`` is what the task reports, ``value`` what the change
+    sets (a driver, an mdev UUID, a mask, a file's content), or None."""
 
     __slots__ = ()
 

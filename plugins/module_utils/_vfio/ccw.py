@@ -167,18 +167,18 @@ class VfioCcw(Driver):
                 current_mdevs = []   # binding vfio_ccw starts with none
             if state.override != VFIO_CCW:
                 steps.append(Step(lambda: self.set_override(state, VFIO_CCW),
-                                  "set driver_override of subchannel %s to vfio_ccw" % sch))
+                                  "set driver_override of subchannel %s to vfio_ccw" % sch, VFIO_CCW))
             if state.driver != VFIO_CCW:
                 steps.append(Step(lambda: self.rebind(state, VFIO_CCW),
                                   "unbind subchannel %s from %s and probe vfio_ccw" % (sch, state.driver or "no driver")))
             steps += [self._remove_step(state, other) for other in current_mdevs if other != target.mdev]
             if target.mdev not in current_mdevs:
                 steps.append(Step(lambda: self.create_mdev(state, target.mdev),
-                                  "create mdev %s (vfio_ccw-io) on subchannel %s" % (target.mdev, sch)))
+                                  "create mdev %s (vfio_ccw-io) on subchannel %s" % (target.mdev, sch), target.mdev))
         else:
             steps += [self._remove_step(state, mdev) for mdev in state.mdevs]
             if state.override is not None:
-                steps.append(Step(lambda: self.set_override(state, None), "clear driver_override of subchannel %s" % sch))
+                steps.append(Step(lambda: self.set_override(state, None), "clear driver_override of subchannel %s" % sch, None))
             if state.driver != IO_SUBCHANNEL:
                 steps.append(Step(lambda: self.give_back(state, target),
                                   "unbind subchannel %s from %s and probe io_subchannel" % (sch, state.driver or "no driver")))
@@ -188,15 +188,15 @@ class VfioCcw(Driver):
                                   "set CCW device %s %s" % (state.bus_id, "online" if target.online else "offline")))
         if state.persisted_override != target.override_file:
             steps.append(Step(lambda: self.keep_override(state, target.override_file), "%s /etc/driverctl.d/css-%s"
-                              % ("write" if target.override_file else "remove", sch)))
+                              % ("write" if target.override_file else "remove", sch), target.override_file))
         have, want = state.definitions, target.mdev_files
         if sorted(have) != sorted(want) or any(not _same_definition(have[m], want[m]) for m in want):
             steps.append(Step(lambda: self.define_mdevs(state, want), "define %s / remove other mdevctl definitions of parent %s"
-                              % (", ".join(sorted(want)) or "no mdev", sch)))
+                              % (", ".join(sorted(want)) or "no mdev", sch), want))
         return steps
 
     def _remove_step(self, state, mdev):
-        return Step(lambda: self.remove_mdev(state, mdev), "remove mdev %s from subchannel %s" % (mdev, state.subchannel))
+        return Step(lambda: self.remove_mdev(state, mdev), "remove mdev %s from subchannel %s" % (mdev, state.subchannel), mdev)
 
     def predict(self, before, target, steps):
         after = dict(before)
@@ -214,7 +214,8 @@ class VfioCcw(Driver):
     # -- kernel steps --------------------------------------------------------
     def set_online(self, s, online):
         path = "/sys/bus/ccw/devices/%s/online" % s.bus_id
-        want = "1" if online else "0"
+        want, what = ("1", "online") if online else ("0", "offline")
+        refused = []
 
         def attempt():
             try:
@@ -223,18 +224,23 @@ class VfioCcw(Driver):
             except HostAccessError as err:
                 if err.errno == errno.EAGAIN:  # on/offline still in progress (device.c online_store)
                     return False
-                if err.errno == errno.EINVAL:
-                    # ccw_device_set_online/offline: -EINVAL when the device already is in that
-                    # state (virtio_ccw and DASD auto-online set it online on their own, racing
-                    # us) or has no driver bound yet (it is being probed): done, or try again.
-                    if self.fs.read(path, default="") == want:
-                        return True
-                    if not self.fs.link_name("/sys/bus/ccw/devices/%s/driver" % s.bus_id):
-                        return False
-                raise VfioError("set %s %s: %s" % (s.bus_id, "online" if online else "offline", err))
+                if err.errno != errno.EINVAL:
+                    raise VfioError("set %s %s: %s" % (s.bus_id, what, err))
+                # ccw_device_set_online/offline: -EINVAL while the device is not offline (online)
+                # yet. virtio_ccw and DASD auto-online set it online on their own, racing us: the
+                # state is already ONLINE while the driver's set_online runs (slow under load), and
+                # "online" reads 0 until it returns. Also while no driver is bound yet (probing).
+                # Done once it reads as wanted; else try again until the settle timeout.
+                if self.fs.read(path, default="") == want:
+                    return True
+                refused[:] = [err]
+                return False
         if not wait_for(attempt, self.settle_timeout, 0.2):
-            raise VfioError("set %s %s: the device stayed in transition (EAGAIN) for %.0f s"
-                            % (s.bus_id, "online" if online else "offline", self.settle_timeout))
+            if refused and self.fs.read(path, default="") != want:
+                raise VfioError("set %s %s: %s (for %.0f s)" % (s.bus_id, what, refused[0], self.settle_timeout))
+            if not refused:
+                raise VfioError("set %s %s: the device stayed in transition (EAGAIN) for %.0f s"
+                                % (s.bus_id, what, self.settle_timeout))
         s.online = online
 
     def set_override(self, s, driver):

@@ -79,13 +79,13 @@ class VfioPci(Driver):
         address = state.address
         if target.driver == VFIO_PCI:
             if state.override != VFIO_PCI:
-                steps.append(Step(lambda: self.set_override(state, VFIO_PCI), "set driver_override of %s to vfio-pci" % address))
+                steps.append(Step(lambda: self.set_override(state, VFIO_PCI), "set driver_override of %s to vfio-pci" % address, VFIO_PCI))
             if state.driver != VFIO_PCI:
                 steps.append(Step(lambda: self.rebind(state, VFIO_PCI),
                                   "unbind %s from %s and probe vfio-pci" % (address, state.driver or "no driver")))
         else:
             if state.override is not None:
-                steps.append(Step(lambda: self.set_override(state, None), "clear driver_override of %s" % address))
+                steps.append(Step(lambda: self.set_override(state, None), "clear driver_override of %s" % address, None))
             if state.driver == VFIO_PCI:
                 steps.append(Step(lambda: self.rebind(state, ITS_OWN_DRIVER), "unbind %s from vfio-pci and probe its own driver" % address))
             elif state.driver is None and VFIO_PCI in (state.override, state.persisted_override):
@@ -93,7 +93,8 @@ class VfioPci(Driver):
                 steps.append(Step(lambda: self.rebind(state, ITS_OWN_DRIVER), "probe %s for its own driver" % address))
         if state.persisted_override != target.override_file:
             steps.append(Step(lambda: self.keep_override(state, target.override_file),
-                              "%s /etc/driverctl.d/pci-%s" % ("write" if target.override_file else "remove", address)))
+                              "%s /etc/driverctl.d/pci-%s" % ("write" if target.override_file else "remove", address),
+                              target.override_file))
         return steps
 
     def set_override(self, s, driver):

@@ -64,7 +64,7 @@ def test_vfio_ccw_module_on_the_real_kernel(zhost, spare_disk):
     assert sub["driver"] == "vfio_ccw" and sub["mdevs"] == [dev["uuid"]]
 
     back = zhost.ansible("s390x.kvm.vfio_ccw", dict(args, state="absent"))
-    assert back["changed"] is True
+    assert back["changed"] is True, back
     tree = zhost.sysfs_tree(css + "/driver", css + "/driver_override", "/sys/bus/ccw/devices/%s/online" % spare_disk,
                             "/etc/driverctl.d/css-" + sch)
     assert tree[css + "/driver"].endswith("/io_subchannel")

@@ -37,8 +37,20 @@ PASSED = CcwTarget.passed_through(MINE, persist=True, autostart=True)
 HOST_ONLINE = CcwTarget.with_host(online=True)
 
 
+# A step's action is the change itself (a callable); its text says which change it is.
+STEP_KINDS = (("set driver_override", "override"), ("clear driver_override", "override"), ("unbind subchannel", "bind"),
+              ("remove mdev", "remove_mdev"), ("create mdev", "create_mdev"), ("write /etc/driverctl", "persist_override"),
+              ("remove /etc/driverctl", "persist_override"), ("define ", "persist_mdevs"))
+
+
 def actions(steps):
-    return [step.action for step in steps]
+    kinds = []
+    for step in steps:
+        if step.text.startswith("set CCW device "):
+            kinds.append(step.text.rsplit(" ", 1)[1])   # online or offline
+        else:
+            kinds.append([kind for prefix, kind in STEP_KINDS if step.text.startswith(prefix)][0])
+    return kinds
 
 
 def test_targets():

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.s390x.kvm.plugins.module_utils.domain_describe import (
+from ansible_collections.s390x.kvm.plugins.module_utils._domain_describe import (
     describe_device, describe_domain, guest_bus_id, passthrough)
 
 DOMAIN = """<domain type='kvm'>

@@ -6,7 +6,7 @@ import errno
 import pytest
 
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import HostAccessError, HostFS
-from ansible_collections.s390x.kvm.plugins.module_utils.host_module import (
+from ansible_collections.s390x.kvm.plugins.module_utils._host_module import (
     HOST_ROOT_SPEC, NOT_S390X_MSG, not_s390x, open_host, run_host_module)
 
 
