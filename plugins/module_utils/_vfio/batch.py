@@ -33,6 +33,18 @@ class Step(namedtuple("Step", "action text value")):
         return super(Step, cls).__new__(cls, action, text, value)
 
 
+def override_step(driver, state, value, name):
+    """The step that sets a device's driver_override to ``value`` (None clears it), for drivers whose
+    ``set_override(state, value)`` writes it (the driver core's override, css and pci alike)."""
+    text = "set driver_override of %s to %s" % (name, value) if value else "clear driver_override of %s" % name
+    return Step(lambda: driver.set_override(state, value), text, value)
+
+
+def reprobe_step(action, state, name, probed):
+    """The step that unbinds a device from its driver and probes it again, for ``probed`` to bind."""
+    return Step(action, "unbind %s from %s and probe %s" % (name, state.driver or "no driver", probed))
+
+
 class Entry(namedtuple("Entry", "item state target steps before after")):
     """What the runner did to one device: ``before``/``after`` as the driver describes them."""
 

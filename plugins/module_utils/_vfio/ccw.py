@@ -27,7 +27,7 @@ import errno
 from collections import namedtuple
 
 from ansible_collections.s390x.kvm.plugins.module_utils._cio_ignore import CioIgnore
-from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step, override_step, reprobe_step
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import (
     VfioError, derive_mdev_uuid, mdev_owners, normalize_uuid, reprobe, set_driver_override, wait_for, write_attr)
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.options import check_timeouts
@@ -166,11 +166,9 @@ class VfioCcw(Driver):
                     steps.append(Step(lambda: self.set_online(state, False), "set CCW device %s offline" % state.bus_id))
                 current_mdevs = []   # binding vfio_ccw starts with none
             if state.override != VFIO_CCW:
-                steps.append(Step(lambda: self.set_override(state, VFIO_CCW),
-                                  "set driver_override of subchannel %s to vfio_ccw" % sch, VFIO_CCW))
+                steps.append(override_step(self, state, VFIO_CCW, "subchannel " + sch))
             if state.driver != VFIO_CCW:
-                steps.append(Step(lambda: self.rebind(state, VFIO_CCW),
-                                  "unbind subchannel %s from %s and probe vfio_ccw" % (sch, state.driver or "no driver")))
+                steps.append(reprobe_step(lambda: self.rebind(state, VFIO_CCW), state, "subchannel " + sch, VFIO_CCW))
             steps += [self._remove_step(state, other) for other in current_mdevs if other != target.mdev]
             if target.mdev not in current_mdevs:
                 steps.append(Step(lambda: self.create_mdev(state, target.mdev),
@@ -178,10 +176,9 @@ class VfioCcw(Driver):
         else:
             steps += [self._remove_step(state, mdev) for mdev in state.mdevs]
             if state.override is not None:
-                steps.append(Step(lambda: self.set_override(state, None), "clear driver_override of subchannel %s" % sch, None))
+                steps.append(override_step(self, state, None, "subchannel " + sch))
             if state.driver != IO_SUBCHANNEL:
-                steps.append(Step(lambda: self.give_back(state, target),
-                                  "unbind subchannel %s from %s and probe io_subchannel" % (sch, state.driver or "no driver")))
+                steps.append(reprobe_step(lambda: self.give_back(state, target), state, "subchannel " + sch, IO_SUBCHANNEL))
             online_now = bool(state.online) if state.driver == IO_SUBCHANNEL else False
             if target.online is not None and target.online != online_now:
                 steps.append(Step(lambda: self.bring_online(state) if target.online else self.set_online(state, False),

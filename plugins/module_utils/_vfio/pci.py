@@ -18,7 +18,7 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step
+from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step, override_step, reprobe_step
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import VfioError, reprobe, set_driver_override, wait_for
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import override_or_none
@@ -79,15 +79,14 @@ class VfioPci(Driver):
         address = state.address
         if target.driver == VFIO_PCI:
             if state.override != VFIO_PCI:
-                steps.append(Step(lambda: self.set_override(state, VFIO_PCI), "set driver_override of %s to vfio-pci" % address, VFIO_PCI))
+                steps.append(override_step(self, state, VFIO_PCI, address))
             if state.driver != VFIO_PCI:
-                steps.append(Step(lambda: self.rebind(state, VFIO_PCI),
-                                  "unbind %s from %s and probe vfio-pci" % (address, state.driver or "no driver")))
+                steps.append(reprobe_step(lambda: self.rebind(state, VFIO_PCI), state, address, VFIO_PCI))
         else:
             if state.override is not None:
-                steps.append(Step(lambda: self.set_override(state, None), "clear driver_override of %s" % address, None))
+                steps.append(override_step(self, state, None, address))
             if state.driver == VFIO_PCI:
-                steps.append(Step(lambda: self.rebind(state, ITS_OWN_DRIVER), "unbind %s from vfio-pci and probe its own driver" % address))
+                steps.append(reprobe_step(lambda: self.rebind(state, ITS_OWN_DRIVER), state, address, "its own driver"))
             elif state.driver is None and VFIO_PCI in (state.override, state.persisted_override):
                 # Left without a driver with our override (an interrupted run, or set by hand): probe it.
                 steps.append(Step(lambda: self.rebind(state, ITS_OWN_DRIVER), "probe %s for its own driver" % address))
