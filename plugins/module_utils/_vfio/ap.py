@@ -36,7 +36,7 @@ from collections import namedtuple
 
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import (
-    VfioError, atomic_write, file_text, restore_file, wait_for, write_attr)
+    VfioError, atomic_write, file_text, mdev_config, restore_file, wait_for, write_attr)
 from ansible_collections.s390x.kvm.plugins.module_utils.ap import VFIO_AP_MIN_HWTYPE, format_mask, parse_apqns, parse_ids, parse_mask
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError
 from ansible_collections.s390x.kvm.plugins.module_utils.host_fs import int_or_none, is_uuid
@@ -263,7 +263,7 @@ class Matrix(Driver):
         attrs = [{"assign_adapter": "%d" % a} for a in target["adapters"]]
         attrs += [{"assign_domain": "0x%x" % d} for d in target["domains"]]
         attrs += [{"assign_control_domain": "0x%x" % d} for d in target["control_domains"]]
-        return {"mdev_type": MDEV_TYPE, "start": "auto" if target.get("autostart", True) else "manual", "attrs": attrs}
+        return mdev_config(MDEV_TYPE, target.get("autostart", True), attrs)
 
     def apply(self, state, target, steps):
         self._run(state.uuid, steps)

@@ -45,7 +45,7 @@ def reprobe_step(action, state, name, probed):
     return Step(action, "unbind %s from %s and probe %s" % (name, state.driver or "no driver", probed))
 
 
-class Entry(namedtuple("Entry", "item state target steps before after")):
+class Entry(namedtuple("Entry", "item target steps before after")):
     """What the runner did to one device: ``before``/``after`` as the driver describes them."""
 
     __slots__ = ()
@@ -134,7 +134,7 @@ def run_batch(driver, items, targets, check_mode, lock_timeout, warn):
             before = driver.describe(state)
             steps = driver.plan(state, target)
             if check_mode:
-                entries.append(Entry(item, state, target, steps, before, driver.predict(before, target, steps)))
+                entries.append(Entry(item, target, steps, before, driver.predict(before, target, steps)))
                 continue
             if steps:
                 snapshots[item] = driver.snapshot(item)
@@ -143,7 +143,7 @@ def run_batch(driver, items, targets, check_mode, lock_timeout, warn):
                     driver.apply(state, target, steps)
                 except (VfioError, HostAccessError) as err:
                     raise BatchFailed(item, err, steps, roll_back(driver, touched, snapshots, warn))
-            entries.append(Entry(item, state, target, steps, before, driver.describe(driver.read(item))))
+            entries.append(Entry(item, target, steps, before, driver.describe(driver.read(item))))
     return entries
 
 

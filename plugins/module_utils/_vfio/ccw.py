@@ -29,7 +29,7 @@ from collections import namedtuple
 from ansible_collections.s390x.kvm.plugins.module_utils._cio_ignore import CioIgnore
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.batch import Driver, Step, override_step, reprobe_step
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.host import (
-    VfioError, derive_mdev_uuid, mdev_owners, normalize_uuid, reprobe, set_driver_override, wait_for, write_attr)
+    VfioError, derive_mdev_uuid, mdev_config, mdev_owners, normalize_uuid, reprobe, set_driver_override, wait_for, write_attr)
 from ansible_collections.s390x.kvm.plugins.module_utils._vfio.options import check_timeouts
 from ansible_collections.s390x.kvm.plugins.module_utils.bus_id import DeviceIdError, format_key, normalize, parse_range, require_text
 from ansible_collections.s390x.kvm.plugins.module_utils.ccw import device_kind
@@ -85,8 +85,9 @@ class CcwTarget(namedtuple("CcwTarget", "driver mdev online override_file mdev_f
                    s.persisted_override, dict(s.definitions))
 
 
-def mdev_definition(autostart=True, mdev_type=MDEV_TYPE, attrs=None):
-    return {"mdev_type": mdev_type, "start": "auto" if autostart else "manual", "attrs": attrs or []}
+def mdev_definition(autostart=True):
+    """The mdevctl definition of a device's vfio_ccw-io mdev."""
+    return mdev_config(MDEV_TYPE, autostart)
 
 
 def _same_definition(have, want):

@@ -159,7 +159,7 @@ class Persistence(object):
         return result
 
     def define_mdev(self, parent, mdev_uuid, mdev_type, autostart=True, attrs=None):
-        config = {"mdev_type": mdev_type, "start": "auto" if autostart else "manual", "attrs": attrs or []}
+        config = mdev_config(mdev_type, autostart, attrs)
         atomic_write(self.fs.path(self.mdev_path(parent, mdev_uuid)), json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     def undefine_mdev(self, parent, mdev_uuid):
@@ -169,6 +169,11 @@ class Persistence(object):
             os.rmdir(directory)
         except OSError:
             pass
+
+
+def mdev_config(mdev_type, autostart=True, attrs=None):
+    """An mdevctl definition as mdevctl writes it: type, start policy (auto: at boot), attributes in order."""
+    return {"mdev_type": mdev_type, "start": "auto" if autostart else "manual", "attrs": attrs or []}
 
 
 def remove_file(local_path):
